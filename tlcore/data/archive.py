@@ -1,0 +1,230 @@
+"""Safe zip reading: the central directory is checked before anything is extracted, members are streamed.
+
+Refused outright (the whole archive, with a :class:`DatasetError` naming the entry or the limit):
+entry names with ``..``, absolute or drive paths; more entries than ``max_files``; a declared
+uncompressed total above ``max_total_bytes``; an entry whose compression ratio exceeds ``max_ratio``;
+a member that turns out larger than it declared while reading. Skipped with a reason: symlinks,
+encrypted entries, duplicate names, nested archives, junk (``__MACOSX/``, ``._*``, dotfiles,
+``.DS_Store``, ``Thumbs.db``). Also here: the junk / nested-archive rules shared with folder imports.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import stat
+import tempfile
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, BinaryIO
+
+from ..errors import DatasetError
+from .dataset import Skipped
+from .limits import ImportLimits, human_bytes
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1 << 16
+SPOOL_IN_MEMORY = 8 * 1024 * 1024  # members up to this size stay in memory while decoded
+NESTED_ARCHIVE_SUFFIXES = (
+    ".zip", ".tar", ".gz", ".tgz", ".bz2", ".tbz", ".tbz2", ".xz", ".txz", ".7z", ".rar", ".zst", ".lz", ".lzma",
+    ".cab", ".jar", ".iso",
+)  # fmt: skip
+_JUNK_WINDOWS = frozenset({"thumbs.db", "ehthumbs.db", "desktop.ini"})
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def junk_reason(path: str) -> str | None:
+    """Why a relative path (``/``-separated) is junk that no one meant to import, or None."""
+    parts = [p for p in path.split("/") if p]
+    if not parts:
+        return None
+    base = parts[-1]
+    if "__MACOSX" in parts or base.startswith("._") or base.lower() in (".ds_store", ".localized"):
+        return "junk file (macOS metadata)"
+    if base.lower() in _JUNK_WINDOWS:
+        return "junk file (Windows metadata)"
+    if any(p.startswith(".") for p in parts):
+        return "junk file (hidden file)"
+    return None
+
+
+def nested_archive_reason(path: str) -> str | None:
+    """A skip reason for archives inside the upload (they are never opened), or None."""
+    lower = path.lower()
+    if lower.endswith(NESTED_ARCHIVE_SUFFIXES):
+        return "nested archive (not opened; unpack it and import its contents)"
+    return None
+
+
+def safe_member_name(raw: str, archive: str) -> str:
+    """The entry name as a clean relative ``/`` path; refuses ``..``, absolute and drive paths."""
+    name = raw.replace("\\", "/")
+    if "\x00" in name:
+        raise DatasetError(f"{archive}: entry {raw!r} has a NUL character in its name; the archive was not imported")
+    if name.startswith("/") or _DRIVE.match(name):
+        raise DatasetError(
+            f"{archive}: entry {raw!r} has an absolute path; the archive was refused and nothing was extracted"
+        )
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise DatasetError(
+            f"{archive}: entry {raw!r} points outside the archive ('..'); the archive was refused and nothing "
+            "was extracted"
+        )
+    return "/".join(parts)
+
+
+def strip_wrapper(paths: list[str]) -> tuple[list[str], str]:
+    """Remove wrapping top folders shared by every path (``data/cat/x.png`` -> ``cat/x.png``).
+
+    A folder is only stripped while every path would still keep a class folder and a file name.
+    Returns the new paths and the stripped prefix ("" if none).
+    """
+    prefix = []
+    while paths and all(p.count("/") >= 2 for p in paths):
+        first = {p.split("/", 1)[0] for p in paths}
+        if len(first) != 1:
+            break
+        prefix.append(first.pop())
+        paths = [p.split("/", 1)[1] for p in paths]
+    return paths, "/".join(prefix)
+
+
+@dataclass(frozen=True)
+class ZipMember:
+    """One file entry of an archive that is worth reading."""
+
+    info: zipfile.ZipInfo
+    path: str  # clean relative path inside the archive (wrapping folder not yet stripped)
+
+
+@dataclass(frozen=True)
+class ZipPlan:
+    """What :func:`plan_zip` found in the central directory, before anything was read."""
+
+    members: tuple[ZipMember, ...]
+    skipped: tuple[Skipped, ...]
+    junk: int
+    declared_bytes: int
+
+
+def open_zip(source: str | Path | BinaryIO, archive: str) -> zipfile.ZipFile:
+    """Open a zip, or raise one clear :class:`DatasetError` naming ``archive`` (not a zip, truncated)."""
+    try:
+        return zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, EOFError, ValueError, zlib.error, NotImplementedError) as e:
+        raise DatasetError(
+            f"{archive} is not a readable zip archive (not a zip file, or truncated/damaged): {e}"
+        ) from None
+    except OSError as e:
+        raise DatasetError(f"{archive} cannot be read: {e}") from None
+
+
+def plan_zip(zf: zipfile.ZipFile, archive: str, limits: ImportLimits) -> ZipPlan:
+    """Check the central directory against the limits and sort the entries into read / skip.
+
+    Raises:
+        DatasetError: path traversal, too many entries, too large in total, or an extreme compression ratio.
+    """
+    infos = zf.infolist()
+    files = [i for i in infos if not i.is_dir()]
+    if len(files) > limits.max_files:
+        raise DatasetError(
+            f"{archive} holds {len(files):,} files; the limit is {limits.max_files:,} (ImportLimits.max_files). "
+            "Nothing was extracted."
+        )
+    names = [(info, safe_member_name(info.filename, archive)) for info in infos]
+    declared = sum(i.file_size for i in files)
+    if declared > limits.max_total_bytes:
+        raise DatasetError(
+            f"{archive} would unpack to {human_bytes(declared)}; the limit is {human_bytes(limits.max_total_bytes)} "
+            "(ImportLimits.max_total_bytes). Nothing was extracted."
+        )
+    for info, name in names:
+        if info.is_dir() or info.file_size < limits.ratio_check_bytes:
+            continue
+        ratio = info.file_size / max(info.compress_size, 1)
+        if ratio > limits.max_ratio:
+            raise DatasetError(
+                f"{archive}: entry {info.filename!r} is compressed {ratio:,.0f}:1 ({human_bytes(info.compress_size)} "
+                f"-> {human_bytes(info.file_size)}); the limit is {limits.max_ratio:g}:1 (ImportLimits.max_ratio). "
+                "This looks like a zip bomb; nothing was extracted."
+            )
+    members, skipped, junk, seen = [], [], 0, set()
+    for info, name in names:
+        if info.is_dir() or not name:
+            continue
+        reason = junk_reason(name)
+        if reason:
+            junk += 1
+        elif stat.S_ISLNK(info.external_attr >> 16):
+            reason = "symbolic link (not followed)"
+        elif info.flag_bits & 0x1:
+            reason = "encrypted entry (password-protected; not read)"
+        elif name in seen:
+            reason = "duplicate entry name in the archive (only the first was used)"
+        else:
+            reason = nested_archive_reason(name)
+        seen.add(name)
+        if reason:
+            skipped.append(Skipped(name, reason))
+        else:
+            members.append(ZipMember(info, name))
+    return ZipPlan(tuple(members), tuple(skipped), junk, declared)
+
+
+class ReadBudget:
+    """Bytes still allowed to be read from an archive (never trusting the declared sizes)."""
+
+    def __init__(self, total: int) -> None:
+        self.left = total
+
+
+def read_member(
+    zf: zipfile.ZipFile, member: ZipMember, archive: str, budget: ReadBudget, tmp_dir: Path | None = None
+) -> IO[bytes]:
+    """Stream one member into a spooled temp file, capped by its declared size and the total budget.
+
+    Raises:
+        DatasetError: the member produces more bytes than it declared, or than the budget allows.
+        zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError: the member's data is damaged.
+    """
+    cap = min(member.info.file_size, budget.left)
+    out = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, dir=tmp_dir)
+    n = 0
+    try:
+        with zf.open(member.info) as src:
+            while chunk := src.read(min(CHUNK, cap - n + 1)):
+                n += len(chunk)
+                if n > cap:
+                    what = (
+                        f"more data than its declared {human_bytes(member.info.file_size)}"
+                        if cap == member.info.file_size
+                        else f"past the total limit of {human_bytes(budget.left)} still allowed "
+                        "(ImportLimits.max_total_bytes)"
+                    )
+                    raise DatasetError(f"{archive}: entry {member.path!r} unpacks to {what}; import stopped")
+                out.write(chunk)
+    except BaseException:
+        out.close()
+        raise
+    budget.left -= n
+    out.seek(0)
+    return out
+
+
+__all__ = [
+    "ReadBudget",
+    "ZipMember",
+    "ZipPlan",
+    "junk_reason",
+    "nested_archive_reason",
+    "open_zip",
+    "plan_zip",
+    "read_member",
+    "safe_member_name",
+    "strip_wrapper",
+]

@@ -1,0 +1,283 @@
+"""Datasets in a workspace: records, manifest and import report on disk, stored images by content hash.
+
+Layout: images at ``ws.image_path(hash)`` (PNG, RGB); ``ws.datasets/<id>/manifest.json`` and
+``ws.datasets/<id>/report.json``. The id is derived from the class names and the sorted
+``(hash, class)`` pairs only, so importing the same data twice gives the same id whatever the file names
+or the time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+from PIL import Image
+
+from ..atomic import atomic_write_json, read_json
+from ..errors import DatasetError
+from ..workspace import Workspace
+from .images import CheckedImage, to_rgb
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+REPORT = "report.json"
+MANIFEST_FORMAT = 1
+_ID_RE = re.compile(r"^[0-9a-f]{16}$")
+_HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One image of a dataset."""
+
+    hash: str  # sha256 hex of the stored, normalised image; also its storage name
+    label: int  # index into Dataset.classes
+    source_name: str  # the file's name/relative path as uploaded: metadata only, never used as a path
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """An imported dataset: sorted class names and records sorted by (class, source_name)."""
+
+    id: str  # 16 hex chars, derived from classes + sorted (hash, class) pairs only
+    name: str
+    classes: tuple[str, ...]  # sorted, NFC-normalised class names
+    records: tuple[ImageRecord, ...]
+    created: float = 0.0  # Unix time of the first import; not part of the id
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Label index of every record (int64)."""
+        return np.fromiter((r.label for r in self.records), dtype=np.int64, count=len(self.records))
+
+    @property
+    def hashes(self) -> list[str]:
+        """Content hash of every record, in record order."""
+        return [r.hash for r in self.records]
+
+    def class_counts(self) -> dict[str, int]:
+        """Images per class, in class order."""
+        counts = np.bincount(self.labels, minlength=len(self.classes))
+        return {c: int(n) for c, n in zip(self.classes, counts)}
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file the import left out, and why."""
+
+    name: str  # file name as uploaded
+    reason: str  # "not an image", "corrupt or truncated image", "too small (4x4 px, minimum 8)", ...
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did: how many images went in, every file left out with its reason, warnings."""
+
+    dataset_id: str
+    imported: int
+    skipped: tuple[Skipped, ...]
+    warnings: tuple[str, ...]  # duplicates, imbalance, downscaled photos, empty class folders, ...
+    class_counts: dict[str, int]
+    junk: int = 0  # how many of the skipped files were junk (__MACOSX, .DS_Store, Thumbs.db, dotfiles)
+    source: str = ""  # what was imported (folder, archive or CSV name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "dataset_id": self.dataset_id,
+            "imported": self.imported,
+            "skipped": [{"name": s.name, "reason": s.reason} for s in self.skipped],
+            "warnings": list(self.warnings),
+            "class_counts": dict(self.class_counts),
+            "junk": self.junk,
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ImportReport:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            dataset_id=data["dataset_id"],
+            imported=int(data["imported"]),
+            skipped=tuple(Skipped(s["name"], s["reason"]) for s in data.get("skipped", [])),
+            warnings=tuple(data.get("warnings", [])),
+            class_counts={str(k): int(v) for k, v in data.get("class_counts", {}).items()},
+            junk=int(data.get("junk", 0)),
+            source=str(data.get("source", "")),
+        )
+
+
+def dataset_id(classes: Iterable[str], pairs: Iterable[tuple[str, str]]) -> str:
+    """16 hex chars from the class names and the sorted ``(hash, class name)`` pairs (repeats count)."""
+    payload = {"classes": sorted(classes), "images": sorted([h, c] for h, c in pairs)}
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def dataset_dir(ws: Workspace, dataset_id_: str) -> Path:
+    """The folder of one dataset; refuses anything that is not a dataset id (so it is never a path)."""
+    if not isinstance(dataset_id_, str) or not _ID_RE.match(dataset_id_):
+        raise DatasetError(f"{dataset_id_!r} is not a dataset id (16 lowercase hex characters)")
+    return ws.datasets / dataset_id_
+
+
+def manifest_to_dict(dataset: Dataset) -> dict[str, Any]:
+    """The manifest as a JSON-ready dict."""
+    return {
+        "format": MANIFEST_FORMAT,
+        "id": dataset.id,
+        "name": dataset.name,
+        "created": dataset.created,
+        "classes": list(dataset.classes),
+        "class_counts": dataset.class_counts(),
+        "records": [
+            {"hash": r.hash, "label": r.label, "source_name": r.source_name, "width": r.width, "height": r.height}
+            for r in dataset.records
+        ],
+    }
+
+
+def manifest_from_dict(data: dict[str, Any], where: str = "manifest") -> Dataset:
+    """Inverse of :func:`manifest_to_dict`; raises :class:`DatasetError` naming ``where`` if malformed."""
+    try:
+        classes = tuple(str(c) for c in data["classes"])
+        records = tuple(
+            ImageRecord(str(r["hash"]), int(r["label"]), str(r["source_name"]), int(r["width"]), int(r["height"]))
+            for r in data["records"]
+        )
+        dataset = Dataset(str(data["id"]), str(data["name"]), classes, records, float(data.get("created", 0.0)))
+    except (KeyError, TypeError, ValueError) as e:
+        raise DatasetError(f"{where} is malformed ({type(e).__name__}: {e})") from e
+    bad = [r for r in records if not 0 <= r.label < len(classes) or not _HASH_RE.match(r.hash)]
+    if bad:
+        raise DatasetError(f"{where} is malformed: record {bad[0].source_name!r} has a bad label or hash")
+    return dataset
+
+
+def save_dataset(ws: Workspace, dataset: Dataset) -> Path:
+    """Write ``manifest.json`` atomically; returns its path."""
+    return atomic_write_json(dataset_dir(ws, dataset.id) / MANIFEST, manifest_to_dict(dataset))
+
+
+def has_dataset(ws: Workspace, dataset_id_: str) -> bool:
+    """True when a manifest for that id exists."""
+    return (dataset_dir(ws, dataset_id_) / MANIFEST).is_file()
+
+
+def load_dataset(ws: Workspace, dataset_id: str) -> Dataset:
+    """Read a dataset's manifest; :class:`DatasetError` if there is none."""
+    path = dataset_dir(ws, dataset_id) / MANIFEST
+    if not path.is_file():
+        raise DatasetError(f"no dataset {dataset_id} in workspace {ws.root} ({path} does not exist)")
+    try:
+        data = read_json(path)
+    except (OSError, ValueError) as e:
+        raise DatasetError(f"{path} cannot be read ({e})") from e
+    return manifest_from_dict(data, str(path))
+
+
+def list_datasets(ws: Workspace) -> list[Dataset]:
+    """All datasets in the workspace, newest first; unreadable manifests are logged and left out."""
+    found = []
+    for path in ws.datasets.glob(f"*/{MANIFEST}"):
+        if not _ID_RE.match(path.parent.name):
+            continue
+        try:
+            found.append(load_dataset(ws, path.parent.name))
+        except DatasetError as e:
+            log.warning("skipping dataset folder %s: %s", path.parent, e)
+    return sorted(found, key=lambda d: (-d.created, d.name, d.id))
+
+
+def save_report(ws: Workspace, report: ImportReport) -> Path:
+    """Write ``report.json`` beside the manifest, atomically."""
+    return atomic_write_json(dataset_dir(ws, report.dataset_id) / REPORT, report.to_dict())
+
+
+def load_report(ws: Workspace, dataset_id: str) -> ImportReport:
+    """Read the import report of a dataset; :class:`DatasetError` if there is none."""
+    path = dataset_dir(ws, dataset_id) / REPORT
+    if not path.is_file():
+        raise DatasetError(f"no import report for dataset {dataset_id} ({path} does not exist)")
+    try:
+        return ImportReport.from_dict(read_json(path))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DatasetError(f"{path} cannot be read ({e})") from e
+
+
+def store_image(ws: Workspace, checked: CheckedImage) -> Path:
+    """Save the image as PNG under its hash, unless it is already there.
+
+    A temp file in the same folder is renamed into place (no fsync: the name is the content, so a lost
+    write is redone by the next import and a half-written file never carries the final name).
+    """
+    path = ws.image_path(checked.hash)
+    if path.is_file():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{checked.hash[:12]}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            checked.image.save(f, format="PNG", compress_level=4)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_image(ws: Workspace, hash: str) -> Image.Image:
+    """The stored RGB image with this content hash."""
+    if not isinstance(hash, str) or not _HASH_RE.match(hash):
+        raise DatasetError(f"{hash!r} is not an image hash (64 lowercase hex characters)")
+    path = ws.image_path(hash)
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return to_rgb(img) if img.mode != "RGB" else img.copy()
+    except FileNotFoundError:
+        raise DatasetError(f"image {hash} is missing from the workspace ({path}); import the dataset again") from None
+    except OSError as e:
+        raise DatasetError(f"stored image {path} cannot be read ({e}); import the dataset again") from e
+
+
+def new_dataset(name: str, classes: tuple[str, ...], records: tuple[ImageRecord, ...]) -> Dataset:
+    """A :class:`Dataset` with its id computed from the content and ``created`` set to now."""
+    did = dataset_id(classes, ((r.hash, classes[r.label]) for r in records))
+    return Dataset(did, name, classes, records, created=time.time())
+
+
+__all__ = [
+    "Dataset",
+    "ImageRecord",
+    "ImportReport",
+    "Skipped",
+    "dataset_id",
+    "dataset_dir",
+    "has_dataset",
+    "list_datasets",
+    "load_dataset",
+    "load_image",
+    "load_report",
+    "manifest_from_dict",
+    "manifest_to_dict",
+    "new_dataset",
+    "save_dataset",
+    "save_report",
+    "store_image",
+]

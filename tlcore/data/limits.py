@@ -1,0 +1,46 @@
+"""Caps that keep an import safe: upload size, file count, pixels, compression ratio, stored image size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import DatasetError
+
+GIB = 1024**3
+MIB = 1024**2
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """Limits checked while importing; every refusal names the field it hit and the actual figure."""
+
+    max_total_bytes: int = 2 * GIB  # whole upload / folder / archive (uncompressed) in bytes
+    max_files: int = 50_000  # files in the upload, folder or archive
+    max_pixels: int = 50_000_000  # width x height of one image, checked before any pixel is decoded
+    max_side: int = 512  # longer side of a stored image; larger photos are downscaled once at import
+    min_side: int = 8  # shorter side below this is "too small"
+    max_ratio: float = 200.0  # uncompressed / compressed size of one zip entry
+    ratio_check_bytes: int = 1 * MIB  # the ratio is only checked for entries at least this large uncompressed
+
+    def __post_init__(self) -> None:
+        for name in ("max_total_bytes", "max_files", "max_pixels", "max_side", "min_side", "max_ratio"):
+            if getattr(self, name) <= 0:
+                raise DatasetError(f"ImportLimits.{name} must be positive (got {getattr(self, name)})")
+        if self.min_side > self.max_side:
+            raise DatasetError(
+                f"ImportLimits.min_side ({self.min_side}) is larger than ImportLimits.max_side ({self.max_side})"
+            )
+        if self.ratio_check_bytes < 0:
+            raise DatasetError(f"ImportLimits.ratio_check_bytes must not be negative (got {self.ratio_check_bytes})")
+
+
+def human_bytes(n: int) -> str:
+    """``1536`` -> ``"1.5 KiB"``: sizes in messages people read."""
+    if n < 1024:
+        return f"{n} bytes"
+    size = n / 1024
+    for unit in ("KiB", "MiB"):
+        if size < 1024:
+            return f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
