@@ -1,0 +1,40 @@
+"""The transfer-learning workbench: Streamlit entry point and router. Run with ``streamlit run app.py``.
+
+Every page is a thin skin over :mod:`tlcore`; shared UI glue lives in :mod:`ui`. Pages owned by other issues
+(Explain, Cross-validation) join the navigation as soon as their files exist.
+"""
+
+from __future__ import annotations
+
+import tlcore  # noqa: F401  first: tunes malloc before anything imports torch
+
+from pathlib import Path
+
+import streamlit as st
+
+from ui import sidebar, state
+
+ROOT = Path(__file__).resolve().parent
+
+# (script, title, icon, default page)
+PAGES = (
+    ("pages/1_Home.py", "Home", ":material/home:", True),
+    ("pages/2_Data.py", "Data", ":material/photo_library:", False),
+    ("pages/3_Train.py", "Train", ":material/model_training:", False),
+    ("pages/4_Predict.py", "Predict", ":material/online_prediction:", False),
+    ("pages/5_Explain.py", "Explain", ":material/visibility:", False),
+    ("pages/6_Runs.py", "Runs", ":material/table_chart:", False),
+    ("pages/7_Cross_validation.py", "Cross-validation", ":material/stacked_bar_chart:", False),
+)
+
+
+def _pages() -> list[st.Page]:
+    return [st.Page(script, title=title, icon=icon, default=default)
+            for script, title, icon, default in PAGES if (ROOT / script).exists()]
+
+
+st.set_page_config(page_title="Transfer-learning workbench", page_icon=":material/model_training:", layout="wide")
+state.init_session()
+page = st.navigation(_pages())
+sidebar.render()
+page.run()

@@ -1,0 +1,4 @@
+"""Streamlit glue for the workbench pages: session state, sidebar, jobs, charts, images and uploads.
+
+Everything here is UI only; the work itself is done by :mod:`tlcore`.
+"""

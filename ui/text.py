@@ -1,0 +1,31 @@
+"""Showing user-supplied text (class names, file names, dataset names) as text, never as markup.
+
+Streamlit renders markdown (and its ``:color[...]`` / ``:emoji:`` directives) in ``st.markdown``, captions,
+labels and many other places; plotly renders a subset of HTML in labels and hover text. Names that come
+from uploads go through these helpers before they reach such places, or through ``st.text`` /
+``st.dataframe`` / ``st.code``, which never interpret markup.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$&=^\"'])")
+
+
+def md_escape(text: str) -> str:
+    """``text`` with every markdown/Streamlit-directive character backslash-escaped and newlines flattened."""
+    flat = " ".join(str(text).split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+
+
+def plotly_escape(text: str) -> str:
+    """``text`` for plotly labels and hover text: HTML special characters become entities."""
+    return html.escape(str(text), quote=False)
+
+
+def shorten(text: str, limit: int = 40) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis, for captions under thumbnails."""
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
