@@ -1,0 +1,112 @@
+"""Manifest, report and stored images on disk; ids from content only; listing newest first."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tlcore.data import (
+    Dataset,
+    ImageRecord,
+    dataset_id,
+    image_hash,
+    import_folder,
+    list_datasets,
+    load_dataset,
+    load_image,
+    load_report,
+)
+from tlcore.errors import DatasetError
+from tlcore.workspace import Workspace
+
+from .builders import GREEN, RED, class_folder, shades
+
+
+def test_manifest_and_report_round_trip(ws: Workspace, two_class_folder: Path) -> None:
+    dataset, report = import_folder(ws, two_class_folder)
+    assert dataset.classes == ("blue", "red")
+    assert len(dataset) == 12 and dataset.class_counts() == {"blue": 6, "red": 6}
+    assert dataset.labels.dtype == np.int64 and dataset.labels.tolist() == [0] * 6 + [1] * 6
+    assert [r.source_name for r in dataset.records[:2]] == ["blue/0.png", "blue/1.png"]
+    assert load_dataset(ws, dataset.id) == dataset
+    assert load_report(ws, dataset.id) == report
+    assert report.dataset_id == dataset.id and report.imported == 12 and report.class_counts == {"blue": 6, "red": 6}
+    folder = ws.datasets / dataset.id
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["id"] == dataset.id and manifest["classes"] == ["blue", "red"]
+    assert {"hash", "label", "source_name", "width", "height"} <= set(manifest["records"][0])
+    json.loads((folder / "report.json").read_text())  # valid JSON
+
+
+def test_images_are_stored_by_content_hash(ws: Workspace, two_class_folder: Path) -> None:
+    dataset, _ = import_folder(ws, two_class_folder)
+    for record in dataset.records:
+        path = ws.image_path(record.hash)
+        assert path.is_file() and path.name == f"{record.hash}.png"
+        img = load_image(ws, record.hash)
+        assert img.mode == "RGB" and img.size == (record.width, record.height) == (16, 16)
+        assert image_hash(img) == record.hash
+
+
+def test_same_data_twice_gives_same_id_and_keeps_the_manifest(ws: Workspace, tmp_path: Path) -> None:
+    a = class_folder(tmp_path / "a", {"red": shades(RED, 3), "green": shades(GREEN, 3)})
+    first, _ = import_folder(ws, a, name="first")
+    b = tmp_path / "b"
+    shutil.copytree(a, b)
+    (b / "red" / "0.png").rename(b / "red" / "renamed.png")  # names are not part of the id
+    second, _ = import_folder(ws, b, name="second")
+    assert second.id == first.id
+    assert second.name == "first" and second.created == first.created
+    assert len(list_datasets(ws)) == 1
+
+
+def test_id_depends_on_content_only() -> None:
+    pairs = [("a" * 64, "cat"), ("b" * 64, "dog")]
+    assert dataset_id(["dog", "cat"], pairs) == dataset_id(["cat", "dog"], reversed(pairs))
+    assert dataset_id(["cat", "dog"], pairs) != dataset_id(["cat", "dog"], [("a" * 64, "dog"), ("b" * 64, "cat")])
+    assert len(dataset_id(["cat"], pairs)) == 16
+
+
+def test_list_datasets_newest_first(ws: Workspace, tmp_path: Path) -> None:
+    older, _ = import_folder(ws, class_folder(tmp_path / "x", {"red": shades(RED, 3), "green": shades(GREEN, 3)}))
+    newer, _ = import_folder(ws, class_folder(tmp_path / "y", {"red": shades(RED, 4), "green": shades(GREEN, 4)}))
+    manifest = ws.datasets / older.id / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["created"] = newer.created - 100
+    manifest.write_text(json.dumps(data))
+    assert [d.id for d in list_datasets(ws)] == [newer.id, older.id]
+
+
+def test_unknown_or_malformed_ids_are_refused(ws: Workspace) -> None:
+    with pytest.raises(DatasetError, match="no dataset 0123456789abcdef"):
+        load_dataset(ws, "0123456789abcdef")
+    with pytest.raises(DatasetError, match="not a dataset id"):
+        load_dataset(ws, "../../etc")
+    with pytest.raises(DatasetError, match="not an image hash"):
+        load_image(ws, "../x")
+
+
+def test_missing_stored_image_is_a_clear_error(ws: Workspace) -> None:
+    with pytest.raises(DatasetError, match="missing from the workspace"):
+        load_image(ws, "f" * 64)
+
+
+def test_broken_manifest_is_left_out_of_the_list(ws: Workspace, two_class_folder: Path) -> None:
+    dataset, _ = import_folder(ws, two_class_folder)
+    bad = ws.datasets / "00000000000000aa"
+    bad.mkdir()
+    (bad / "manifest.json").write_text("{not json")
+    assert [d.id for d in list_datasets(ws)] == [dataset.id]
+    with pytest.raises(DatasetError, match="cannot be read"):
+        load_dataset(ws, "00000000000000aa")
+
+
+def test_dataset_properties() -> None:
+    records = (ImageRecord("a" * 64, 0, "x.png", 8, 8), ImageRecord("b" * 64, 1, "y.png", 8, 8))
+    d = Dataset("0" * 16, "d", ("cat", "dog"), records)
+    assert d.hashes == ["a" * 64, "b" * 64]
+    assert d.class_counts() == {"cat": 1, "dog": 1}
