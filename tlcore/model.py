@@ -1,0 +1,108 @@
+"""TransferModel: a backbone plus a new classification head, frozen and unfrozen by block group."""
+
+from __future__ import annotations
+
+import logging
+
+from torch import Tensor, nn
+
+from .backbones import Backbone, BlockGroup
+
+log = logging.getLogger(__name__)
+
+HEADS = ("linear", "mlp")
+
+
+def make_head(num_features: int, num_classes: int, head: str = "linear", hidden: int = 256,
+              dropout: float = 0.2) -> nn.Sequential:
+    """A new classifier: Dropout→Linear, or Dropout→Linear→ReLU→Dropout→Linear for ``head="mlp"``."""
+    if head == "linear":
+        return nn.Sequential(nn.Dropout(dropout), nn.Linear(num_features, num_classes))
+    if head == "mlp":
+        return nn.Sequential(nn.Dropout(dropout), nn.Linear(num_features, hidden), nn.ReLU(),
+                             nn.Dropout(dropout), nn.Linear(hidden, num_classes))
+    raise ValueError(f"Setting 'head' is {head!r}; use one of {', '.join(HEADS)}.")
+
+
+class TransferModel(nn.Module):
+    """``forward(x) = head(backbone(x))``; the last ``n`` block groups (and the head) train, the rest are frozen.
+
+    Frozen parts are also kept in eval mode (BatchNorm statistics, dropout) after ``train()``, so a frozen
+    prefix computes exactly what a feature cache computed. A new model starts with everything trainable.
+    """
+
+    def __init__(self, backbone: Backbone, num_classes: int, head: str = "linear", hidden: int = 256,
+                 dropout: float = 0.2) -> None:
+        super().__init__()
+        if num_classes < 2:
+            raise ValueError(f"Setting 'num_classes' is {num_classes}; a classifier needs at least 2 classes.")
+        self.backbone = backbone.model
+        self.head = make_head(backbone.num_features, num_classes, head, hidden, dropout)
+        # a plain dataclass attribute (not a submodule): its .model is self.backbone, registered once
+        self.backbone_info = backbone
+        self.num_classes = num_classes
+        self._n_trainable = len(backbone.groups)
+        self._frozen_modules: list[nn.Module] = []
+        self.set_trainable(len(backbone.groups))
+
+    @property
+    def groups(self) -> list[BlockGroup]:
+        """The backbone's block groups, stem first."""
+        return self.backbone_info.groups
+
+    @property
+    def num_groups(self) -> int:
+        return len(self.backbone_info.groups)
+
+    @property
+    def frozen_groups(self) -> int:
+        """How many block groups (counted from the stem) are frozen."""
+        return self.num_groups - self._n_trainable
+
+    @property
+    def trainable_groups(self) -> list[BlockGroup]:
+        """The block groups that train now (the last ``n``), stem-most first."""
+        return self.groups[self.frozen_groups:]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.backbone(x))
+
+    def set_trainable(self, n_last_groups: int) -> None:
+        """Train the head and the last ``n_last_groups`` block groups (0 = head only; clipped to the group count)."""
+        n = max(0, min(int(n_last_groups), self.num_groups))
+        self._n_trainable = n
+        frozen = {p for g in self.groups[: self.num_groups - n] for p in g.param_names}
+        for name, param in self.backbone.named_parameters():
+            param.requires_grad_(name not in frozen)
+        for param in self.head.parameters():
+            param.requires_grad_(True)
+        self._frozen_modules = self._modules_within(frozen)
+        self.train(self.training)  # re-apply eval mode to the newly frozen parts
+        log.debug("trainable groups: %d of %d", n, self.num_groups)
+
+    def _modules_within(self, frozen: set[str]) -> list[nn.Module]:
+        """Outermost backbone modules whose parameters are all frozen (BatchNorm, blocks, whole stages)."""
+        if not frozen:
+            return []
+        chosen: list[nn.Module] = []
+        chosen_prefixes: list[str] = []
+        for name, module in self.backbone.named_modules():
+            if any(c == "" or name == c or name.startswith(c + ".") for c in chosen_prefixes):
+                continue
+            names = [f"{name}.{p}" if name else p for p, _ in module.named_parameters()]
+            if names and all(p in frozen for p in names):
+                chosen.append(module)
+                chosen_prefixes.append(name)
+        return chosen
+
+    def train(self, mode: bool = True) -> TransferModel:
+        """Like ``nn.Module.train`` but frozen block groups stay in eval mode."""
+        super().train(mode)
+        if mode:
+            for module in self._frozen_modules:
+                module.eval()
+        return self
+
+    def trainable_parameters(self) -> int:
+        """Number of parameter values that currently require grad."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
