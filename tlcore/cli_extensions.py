@@ -1,0 +1,13 @@
+"""Subcommands registered by feature modules: each entry is ``register(subparsers, common_parent_parser)``.
+
+Kept as an explicit list (no plugin discovery): what the CLI can run is exactly what is imported here.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Callable
+
+Register = Callable[[Any, argparse.ArgumentParser], None]
+
+EXTENSIONS: list[Register] = []

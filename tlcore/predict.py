@@ -1,0 +1,119 @@
+"""Predictions from a trained model: probabilities for stored images, top-k classes for new ones."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Sequence, Union
+
+import numpy as np
+from PIL import Image
+
+from .errors import DatasetError
+from .events import CancelToken, EventCallback, ProgressTimer, ignore_event
+from .features import FEATURE_BATCH, batched_images
+from .workspace import Workspace
+
+if TYPE_CHECKING:
+    import torch
+
+    from .store import LoadedRun
+
+ImageInput = Union[Image.Image, bytes, str, Path]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Top-k classes for one image, most probable first."""
+
+    name: str
+    top: tuple[tuple[str, float], ...]  # (class, probability)
+
+    @property
+    def label(self) -> str:
+        """The most probable class."""
+        return self.top[0][0]
+
+    @property
+    def probability(self) -> float:
+        """The most probable class's probability."""
+        return self.top[0][1]
+
+
+def probs_from_batches(model: "torch.nn.Module", batches, total: int, on_event: EventCallback = ignore_event,
+                       cancel: CancelToken | None = None, phase: str = "predict") -> np.ndarray:
+    """Softmax probabilities of ``model`` over an iterable of normalised image batches, in eval/inference mode."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    timer = ProgressTimer(phase, total, on_event)
+    out, done = [], 0
+    try:
+        with torch.inference_mode():
+            for batch in batches:
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                logits = model(batch.contiguous(memory_format=torch.channels_last))
+                out.append(torch.softmax(logits.float(), dim=1).numpy())
+                done += len(batch)
+                timer.update(done)
+    finally:
+        model.train(was_training)
+    return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
+
+
+def predict_stored(model: "torch.nn.Module", ws: Workspace, hashes: Sequence[str],
+                   transform: Callable[[Image.Image], "torch.Tensor"], on_event: EventCallback = ignore_event,
+                   cancel: CancelToken | None = None, phase: str = "predict") -> np.ndarray:
+    """Probabilities for stored images (by content hash), in fixed batches so results are reproducible."""
+    batches = batched_images(ws, list(hashes), transform, FEATURE_BATCH)
+    return probs_from_batches(model, batches, len(hashes), on_event, cancel, phase)
+
+
+def open_image(image: ImageInput, name: str = "image") -> Image.Image:
+    """An RGB PIL image from a PIL image, raw bytes or a path, checked and normalised like an import.
+
+    Raises:
+        DatasetError: naming the image and why it can't be used (not an image, corrupt, too large, ...).
+    """
+    from .data import ImageRejected, check_image
+
+    if isinstance(image, Image.Image):
+        return image.convert("RGB")
+    try:
+        if isinstance(image, (str, Path)):
+            return check_image(Path(image)).image
+        return check_image(io.BytesIO(bytes(image))).image
+    except ImageRejected as exc:
+        raise DatasetError(f"{name}: {exc.reason}") from None
+
+
+def predict_images(run: "LoadedRun", images: Sequence[ImageInput], names: Sequence[str] | None = None,
+                   top_k: int = 3) -> list[Prediction]:
+    """Top-k classes with probabilities for new images, using a saved run's model and preprocessing."""
+    import torch
+
+    from .augment import eval_transform
+
+    transform = eval_transform(run.data_config, run.image_size)
+    names = list(names) if names is not None else [getattr(im, "name", str(i)) if not isinstance(im, (str, Path))
+                                                   else Path(im).name for i, im in enumerate(images)]
+    tensors = [transform(open_image(im, name)) for im, name in zip(images, names)]
+    if not tensors:
+        return []
+    batches = [torch.stack(tensors[i:i + FEATURE_BATCH]) for i in range(0, len(tensors), FEATURE_BATCH)]
+    probs = probs_from_batches(run.model, batches, len(tensors))
+    return top_k_predictions(probs, run.classes, names, top_k)
+
+
+def top_k_predictions(probs: np.ndarray, classes: Sequence[str], names: Sequence[str], top_k: int = 3
+                      ) -> list[Prediction]:
+    """Turn a probability matrix into :class:`Prediction` objects."""
+    k = max(1, min(top_k, len(classes)))
+    result = []
+    for name, row in zip(names, probs):
+        order = np.argsort(-row, kind="stable")[:k]
+        result.append(Prediction(name=name, top=tuple((classes[j], float(row[j])) for j in order)))
+    return result
