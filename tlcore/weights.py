@@ -111,11 +111,15 @@ def load_user_weights(path: str | Path) -> dict[str, torch.Tensor]:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         log.warning("Refused %s: %s", path, e)
+        if "weights only load failed" not in str(e).lower():
+            raise UnsafeModelFile(
+                f"Weights file {path.name} is not a readable PyTorch weights file and was not unpickled ({e})."
+            ) from e
         raise UnsafeModelFile(
             f"Weights file {path.name} holds more than plain tensors (pickled objects or code), so it was not "
             "loaded. Save just the weights, e.g. torch.save(model.state_dict(), path), or use .safetensors."
         ) from e
-    except (RuntimeError, EOFError, OSError, ValueError) as e:
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError) as e:  # corrupt or truncated
         raise WeightsUnavailable(f"Weights file {path.name} is not a readable PyTorch file ({e}).") from e
     return _strip_prefix(_unwrap(obj, path))
 
