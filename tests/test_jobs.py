@@ -14,7 +14,9 @@ import pytest
 
 from tlcore.atomic import atomic_write_json, read_json
 from tlcore.errors import TlcoreError
-from tlcore.jobs import JobManager, JobNotFound, JobStatus
+from tlcore import tasks
+from tlcore.events import CancelToken, Message
+from tlcore.jobs import JobManager, JobNotFound, JobStatus, _run_task
 from tlcore.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
@@ -57,6 +59,13 @@ def ws(tmp_path: Path) -> Workspace:
 
 @pytest.fixture()
 def manager(ws: Workspace):
+    with JobManager(ws, cancel_grace=10.0, kill_grace=3.0, poll_interval=0.05) as m:
+        yield m
+
+
+@pytest.fixture()
+def impatient(ws: Workspace):
+    """A manager that terminates a cancelled worker after 0.5 s (and SIGKILLs it 0.5 s after SIGTERM)."""
     with JobManager(ws, cancel_grace=0.5, kill_grace=0.5, poll_interval=0.05) as m:
         yield m
 
@@ -72,7 +81,7 @@ def test_job_runs_to_done_and_another_manager_sees_it(ws: Workspace, manager: Jo
         assert status.params == {"steps": 6, "delay": 0.05, "echo": {"tab": 1}}
         assert status.created <= status.started <= status.finished
         assert status.progress["kind"] == "progress" and (status.progress["done"], status.progress["total"]) == (6, 6)
-        assert not _alive(status.pid)
+        _until(lambda: not _alive(status.pid), what="the worker to exit after its last status")
 
         events = other.events(job_id)
         assert [e["index"] for e in events] == list(range(len(events)))
@@ -138,7 +147,7 @@ def test_crashed_worker_is_failed_with_the_reason_and_the_next_job_runs(
     assert status.state == "failed"
     assert status.error == reason
     assert status.result is None
-    assert read_json(Path(manager.ws.jobs) / crashed / "status.json")["exit_code"] == (3 if crash == "exit" else -9)
+    assert read_json(manager.ws.jobs / crashed / "status.json")["exit_code"] == (3 if crash == "exit" else -9)
     second = manager.wait(after, timeout=30)
     assert second.state == "done" and second.result["checksum"] == CHECKSUM_6
 
@@ -152,20 +161,21 @@ def test_cancel_stops_a_running_job(manager: JobManager) -> None:
     assert status.error == "cancelled by the user"
     assert status.result is None
     assert status.progress["done"] < 400
-    assert not _alive(running.pid)
+    _until(lambda: not _alive(running.pid), what="the cancelled worker to exit")
     assert manager.cancel(job_id).state == "cancelled"  # cancelling a finished job changes nothing
 
 
-@pytest.mark.parametrize("hang", [True, "hard"])
-def test_cancel_terminates_a_worker_that_ignores_it(manager: JobManager, hang: bool | str) -> None:
-    job_id = manager.submit("selftest", {"steps": 4, "delay": 0.01, "at": 1, "hang": hang})
-    _until(lambda: any("hanging" in e.get("text", "") for e in manager.events(job_id)), what="the hang to begin")
-    pid = manager.get(job_id).pid
-    manager.cancel(job_id)
-    status = manager.wait(job_id, timeout=20)
+@pytest.mark.parametrize(("hang", "exit_code"), [(True, -signal.SIGTERM), ("hard", -signal.SIGKILL)])
+def test_cancel_terminates_a_worker_that_ignores_it(impatient: JobManager, hang: bool | str, exit_code: int) -> None:
+    job_id = impatient.submit("selftest", {"steps": 4, "delay": 0.01, "at": 1, "hang": hang})
+    _until(lambda: any("hanging" in e.get("text", "") for e in impatient.events(job_id)), what="the hang to begin")
+    pid = impatient.get(job_id).pid
+    impatient.cancel(job_id)
+    status = impatient.wait(job_id, timeout=20)
     assert status.state == "cancelled"
     assert status.error == "cancelled by the user; the worker did not stop within 0.5 s and was terminated"
     assert status.result is None
+    assert read_json(impatient.ws.jobs / job_id / "status.json")["exit_code"] == exit_code  # SIGKILL if SIGTERM ignored
     assert not _alive(pid)
 
 
@@ -291,3 +301,48 @@ def test_job_modules_import_neither_torch_nor_streamlit() -> None:
     out = subprocess.run([sys.executable, "-c", code], env=os.environ | {"PYTHONPATH": str(REPO)},
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_damaged_job_folder_is_named_and_left_out_of_the_list(manager: JobManager) -> None:
+    good = manager.submit("selftest", {"steps": 1, "delay": 0.0})
+    bad = manager.submit("selftest", {"steps": 1, "delay": 0.0})
+    assert manager.wait(good, 30).state == "done" and manager.wait(bad, 30).state == "done"
+    (manager.ws.jobs / bad / "job.json").write_text("{not json")
+    fresh = JobManager(manager.ws)  # a new manager: nothing cached, and its recovery skips the damaged folder
+    try:
+        with pytest.raises(TlcoreError, match=f"job folder .*{bad} is damaged"):
+            fresh.get(bad)
+        assert [s.id for s in fresh.list()] == [good]
+    finally:
+        fresh.close()
+
+
+def _job(ws: Workspace, kind: str) -> dict:
+    return {"id": "x", "kind": kind, "params": {}, "workspace": str(ws.root)}
+
+
+def test_task_that_finishes_despite_cancel_is_cancelled_with_its_result_kept(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(tasks.TASKS, "deaf", lambda params, ws, on_event, cancel: {"saved": "run-1"})
+    cancel = CancelToken(flag_file=tmp_path / "cancel")
+    cancel.cancel()
+    outcome = _run_task(_job(ws, "deaf"), tmp_path, lambda event: None, cancel)
+    assert outcome == {"state": "cancelled",
+                       "error": "cancelled by the user after the task had finished; its result was kept"}
+    assert read_json(tmp_path / "result.json") == {"saved": "run-1"}
+
+
+def test_task_returning_a_non_dict_is_an_internal_error(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = []
+    def broken(params, ws, on_event, cancel):
+        on_event(Message("hello"))
+        return ["not", "a", "dict"]
+    monkeypatch.setitem(tasks.TASKS, "broken", broken)
+    outcome = _run_task(_job(ws, "broken"), tmp_path, seen.append, CancelToken())
+    assert outcome == {"state": "failed", "error": "internal error: TypeError: task 'broken' returned list, not a dict"}
+    assert seen == [Message("hello")]
+    assert "TypeError" in (tmp_path / "traceback.txt").read_text()
+    assert not (tmp_path / "result.json").exists()

@@ -320,6 +320,7 @@ class JobManager:
 
         Raises:
             JobNotFound: no such job in this workspace.
+            TlcoreError: the job's folder is damaged (its files were edited or removed by hand).
         """
         cached = self._final.get(job_id)
         if cached is not None:
@@ -341,6 +342,9 @@ class JobManager:
                 status = self.get(job_id)
             except JobNotFound:
                 continue  # removed while we listed
+            except TlcoreError as e:
+                logger.warning("leaving out a job: %s", e)
+                continue
             if owner is None or status.owner == owner:
                 out.append(status)
         return out
@@ -432,9 +436,17 @@ class JobManager:
         return job_dir
 
     def _load(self, job_dir: Path) -> JobStatus:
+        try:
+            return self._read_status(job_dir)
+        except (OSError, ValueError, KeyError, AttributeError) as e:
+            raise TlcoreError(f"job folder {job_dir} is damaged ({type(e).__name__}: {e})") from e
+
+    def _read_status(self, job_dir: Path) -> JobStatus:
         job = read_json(job_dir / JOB_FILE)
         status = read_json(job_dir / STATUS_FILE)
         state = status["state"]
+        if state not in STATES:
+            raise ValueError(f"unknown state {state!r} in {STATUS_FILE}")
         result = read_json(job_dir / RESULT_FILE) if (job_dir / RESULT_FILE).is_file() else None
         progress = status.get("progress") if state in FINAL_STATES else _last_progress(job_dir / EVENTS_FILE)
         pid = status.get("pid")
@@ -500,7 +512,8 @@ class JobManager:
             job_dir = self.ws.jobs / job_id
             try:
                 status = self.get(job_id)
-            except JobNotFound:
+            except TlcoreError as e:
+                logger.warning("not recovering a job: %s", e)
                 continue
             if not status.active:
                 with self._disk_lock():
