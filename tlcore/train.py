@@ -222,15 +222,16 @@ class _Trainer:
             return model.head(x)
 
         train_idx, val_idx = self.split.train, self.split.val
-        val_rows, val_pos, nbytes = self._frozen_rows(frozen, boundary, val_idx)
         if cfg.augment.enabled:
+            val_rows, val_pos, nbytes = self._frozen_rows(frozen, boundary, val_idx)
             bank = [self._frozen_rows(frozen, boundary, train_idx, f"aug-{v}/{cfg.augment}/{cfg.seed}", cfg.augment)
                     for v in range(cfg.aug_views)]
             nbytes += sum(b[2] for b in bank)
             mode = "aug-bank"
-        else:
-            bank = [self._frozen_rows(frozen, boundary, train_idx)]
-            nbytes += bank[0][2]
+        else:  # one pass over train and validation images together
+            rows, pos, nbytes = self._frozen_rows(frozen, boundary, np.concatenate([train_idx, val_idx]))
+            bank = [(rows, pos[:len(train_idx)], nbytes)]
+            val_rows, val_pos = rows, pos[len(train_idx):]
             mode = "features" if tail is None else "prefix"
 
         def train_batches(epoch: int) -> Iterator[tuple["torch.Tensor", "torch.Tensor"]]:
