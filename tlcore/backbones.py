@@ -478,12 +478,18 @@ def _make_groups(model: nn.Module, ordered: list[list[str]]) -> list[BlockGroup]
 
 def _timm_groups(model: nn.Module) -> list[BlockGroup]:
     """Coarse block groups from timm's own ``group_matcher`` (stem, blocks/stages ...)."""
-    mapping = timm.models.group_parameters(model, model.group_matcher(coarse=True))
+    try:
+        matcher = model.group_matcher(coarse=True)
+    except (AttributeError, NotImplementedError):
+        log.info("%s has no group_matcher; grouping by top-level modules", type(model).__name__)
+        return _torchvision_groups(model)
+    mapping = timm.models.group_parameters(model, matcher)
     return _make_groups(model, [mapping[k] for k in sorted(mapping)])
 
 
 def _torchvision_groups(model: nn.Module) -> list[BlockGroup]:
-    """Block groups from top-level structure: resnet stem + layer1..4; features.i; else top-level children."""
+    """Block groups from top-level structure: resnet stem + layer1..4; else top-level children, with Sequential /
+    ModuleList children (``features.i``) split one level down."""
     names = [n for n, _ in model.named_parameters()]
 
     def under(prefix: str) -> list[str]:
