@@ -80,11 +80,11 @@ def safe_member_name(raw: str, archive: str) -> str:
 def strip_wrapper(paths: list[str]) -> tuple[list[str], str]:
     """Remove wrapping top folders shared by every path (``data/cat/x.png`` -> ``cat/x.png``).
 
-    A folder is only stripped while every path would still keep a class folder and a file name.
-    Returns the new paths and the stripped prefix ("" if none).
+    A folder is only stripped while something below it is still in a folder (a class folder); files beside
+    the class folders then end up outside any class. Returns the new paths and the stripped prefix ("" if none).
     """
     prefix = []
-    while paths and all(p.count("/") >= 2 for p in paths):
+    while paths and all("/" in p for p in paths) and any(p.count("/") >= 2 for p in paths):
         first = {p.split("/", 1)[0] for p in paths}
         if len(first) != 1:
             break

@@ -485,6 +485,7 @@ def read_label_csv(data: bytes, csv_name: str, limits: ImportLimits = ImportLimi
     labels: dict[str, str] = {}
     conflicts: dict[str, set[str]] = defaultdict(set)
     skipped: list[Skipped] = []
+    unlabelled: dict[str, int] = {}
     repeats = 0
     for line, row in enumerate(body, start=first_line):
         if len(row) <= max(file_col, label_col):
@@ -499,7 +500,7 @@ def read_label_csv(data: bytes, csv_name: str, limits: ImportLimits = ImportLimi
         elif _escapes(ref):
             skipped.append(Skipped(ref, f"path in {csv_name} escapes the upload (absolute or '..'); not read"))
         elif not label:
-            skipped.append(Skipped(ref, f"no label in {csv_name} (row {line})"))
+            unlabelled.setdefault(ref, line)
         elif ref in conflicts:
             conflicts[ref].add(label)
         elif ref in labels and labels[ref] != label:
@@ -511,6 +512,11 @@ def read_label_csv(data: bytes, csv_name: str, limits: ImportLimits = ImportLimi
     for ref, both in conflicts.items():
         spelled = " and ".join(repr(x) for x in sorted(both))
         skipped.append(Skipped(ref, f"labelled differently in {csv_name} ({spelled}); left out"))
+    for ref, line in unlabelled.items():
+        if ref not in labels and ref not in conflicts:
+            skipped.append(Skipped(ref, f"no label in {csv_name} (row {line})"))
+        else:
+            repeats += 1
     if repeats:
         warnings.append(f"{repeats} repeated row(s) in {csv_name} were counted once")
     return LabelTable(labels, tuple(skipped), tuple(warnings))
@@ -556,8 +562,11 @@ def _feed_labelled(
             matched[key] = ""
         else:
             matched[key] = label
+    mentioned = {s.name for s in table.skipped}
+    mentioned |= {name.rsplit("/", 1)[-1] for name in mentioned}
     for key in sorted(set(files) - set(matched)):
-        imp.skip(key, f"not listed in {csv_name}")
+        if key not in mentioned and key.rsplit("/", 1)[-1] not in mentioned:
+            imp.skip(key, f"not listed in {csv_name}")
     todo = sorted((k, v) for k, v in matched.items() if v)
     imp.class_folders.update(label for _, label in todo)
     imp.start(len(todo))

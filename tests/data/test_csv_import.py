@@ -1,0 +1,147 @@
+"""Loose images + a CSV of labels: dialects, headers, labels kept as written, mismatches reported."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tlcore.data import import_csv, import_files, import_path, read_label_csv
+from tlcore.errors import DatasetError
+from tlcore.workspace import Workspace
+
+from .builders import BLUE, GREEN, RED, image_bytes, shades, write
+
+
+def skipped(report) -> dict[str, str]:
+    return {s.name: s.reason for s in report.skipped}
+
+
+@pytest.fixture
+def uploads(tmp_path: Path) -> list[tuple[str, Path]]:
+    """Six images spooled to disk under meaningless names, as an upload would leave them."""
+    colours = shades(RED, 3) + shades(BLUE, 3)
+    return [(f"img{i}.png", write(tmp_path / "spool" / f"u{i}", image_bytes(c))) for i, c in enumerate(colours)]
+
+
+def test_bom_semicolon_and_header_names(ws: Workspace, uploads) -> None:
+    text = "\ufeffFileName;Class\n" + "".join(f"img{i};{'red' if i < 3 else 'blue'}\n".replace(f"img{i}", f"img{i}.png")
+                                               for i in range(6))
+    dataset, report = import_files(ws, uploads, csv=("labels.csv", text.encode("utf-8")))
+    assert dataset.classes == ("blue", "red") and dataset.class_counts() == {"blue": 3, "red": 3}
+    assert not report.skipped and dataset.name == "labels"
+
+
+def test_tab_separated_without_header(ws: Workspace, uploads) -> None:
+    text = "".join(f"img{i}.png\t{'a' if i % 2 else 'b'}\n" for i in range(6))
+    dataset, _ = import_files(ws, uploads, csv=("labels.tsv", text.encode()))
+    assert dataset.class_counts() == {"a": 3, "b": 3}
+
+
+@pytest.mark.parametrize("header", ["image,category", "IMAGE,Label", "path,target", "id,file,notes,class"])
+def test_header_column_names_are_case_insensitive(header: str) -> None:
+    cols = header.split(",")
+    row = ["x" if c.lower() not in ("image", "path", "file") else "a.png" for c in cols]
+    row = [("cat" if c.lower() in ("category", "label", "target", "class") else v) for c, v in zip(cols, row)]
+    table = read_label_csv(f"{header}\n{','.join(row)}\n".encode(), "l.csv")
+    assert table.labels == {"a.png": "cat"}
+
+
+def test_missing_columns_name_the_csv_and_its_columns() -> None:
+    with pytest.raises(DatasetError) as err:
+        read_label_csv(b"name,kind\na.png,cat\n", "labels.csv")
+    assert "labels.csv: no file-name and label columns found; its columns are 'name', 'kind'" in str(err.value)
+    with pytest.raises(DatasetError, match="labels.csv: no file-name and label columns found; its columns are 'file'"):
+        read_label_csv(b"file\na.png\n", "labels.csv")
+    with pytest.raises(DatasetError, match="labels.csv is empty"):
+        read_label_csv(b"\n\n", "labels.csv")
+
+
+def test_labels_are_kept_as_written(ws: Workspace, uploads) -> None:
+    rows = ["NA", "None", "01", "1", "NA", "None"]
+    text = "file,label\n" + "".join(f"img{i}.png,{lab}\n" for i, lab in enumerate(rows))
+    dataset, _ = import_files(ws, uploads, csv=("labels.csv", text.encode()))
+    assert dataset.classes == ("01", "1", "NA", "None")
+    assert dataset.class_counts() == {"01": 1, "1": 1, "NA": 2, "None": 2}
+
+
+def test_mismatches_between_csv_and_upload_are_reported(ws: Workspace, uploads) -> None:
+    text = (
+        "filename,label\n"
+        "img0.png,red\nimg1.png,red\nimg2.png,red\nimg3.png,blue\nimg4.png,blue\n"
+        "img0.png,red\n"  # identical repeat: counted once
+        "img4.png,green\n"  # conflicting repeat: left out
+        "../img5.png,blue\n/etc/passwd,blue\nC:\\Windows\\x.png,blue\n"
+        "gone.png,blue\n"
+        "img3.png,\n"
+    )
+    dataset, report = import_files(ws, uploads, csv=("labels.csv", text.encode()))
+    reasons = skipped(report)
+    assert reasons["img4.png"] == "labelled differently in labels.csv ('blue' and 'green'); left out"
+    for escaping in ("../img5.png", "/etc/passwd", "C:/Windows/x.png"):
+        assert reasons[escaping].startswith("path in labels.csv escapes the upload"), escaping
+    assert reasons["gone.png"] == "listed in labels.csv but not in the upload"
+    assert "img5.png" not in reasons  # already reported under the escaping path that named it
+    assert "img3.png" not in reasons  # labelled on another row; the empty row counts as a repeat
+    assert "2 repeated row(s) in labels.csv were counted once" in report.warnings
+    assert dataset.class_counts() == {"blue": 1, "red": 3}
+
+
+def test_row_without_label_is_reported(ws: Workspace, uploads) -> None:
+    text = "file,label\nimg0.png,a\nimg1.png,a\nimg3.png,b\nimg4.png,b\nimg2.png, \n"
+    _, report = import_files(ws, uploads, csv=("labels.csv", text.encode()))
+    assert skipped(report)["img2.png"] == "no label in labels.csv (row 6)"
+
+
+def test_csv_with_conflicts_still_needs_two_classes(ws: Workspace, uploads) -> None:
+    text = "file,label\nimg0.png,a\nimg1.png,a\nimg1.png,b\n"
+    with pytest.raises(DatasetError, match=r"only one class \('a'\)"):
+        import_files(ws, uploads, csv=("labels.csv", text.encode()))
+
+
+def test_csv_found_among_the_uploaded_files(ws: Workspace, uploads, tmp_path: Path) -> None:
+    csv_file = write(tmp_path / "spool" / "c", b"file,label\nimg0.png,x\nimg1.png,x\nimg3.png,y\nimg4.png,y\n")
+    dataset, report = import_files(ws, uploads + [("my labels.csv", csv_file)])
+    assert dataset.class_counts() == {"x": 2, "y": 2} and dataset.name == "my labels"
+    assert skipped(report)["img2.png"] == "not listed in my labels.csv"
+
+
+def test_csv_paths_match_uploaded_basenames(ws: Workspace, uploads) -> None:
+    text = "file,label\n" + "".join(f"photos/{c}/img{i}.png,{c}\n" for i, c in enumerate("aaabbb"))
+    dataset, report = import_files(ws, uploads, csv=("labels.csv", text.encode()))
+    assert dataset.class_counts() == {"a": 3, "b": 3} and not report.skipped
+
+
+def test_cp1252_csv_is_read_with_a_warning(ws: Workspace, uploads) -> None:
+    text = "file,label\n" + "".join(f"img{i}.png,{'café' if i < 3 else 'thé'}\n" for i in range(6))
+    dataset, report = import_files(ws, uploads, csv=("labels.csv", text.encode("cp1252")))
+    assert dataset.classes == ("café", "thé")
+    assert "labels.csv is not UTF-8; it was read as Windows-1252" in report.warnings
+
+
+def test_import_csv_from_disk_resolves_beside_the_csv(ws: Workspace, tmp_path: Path) -> None:
+    root = tmp_path / "set"
+    for i, c in enumerate(shades(GREEN, 3)):
+        write(root / "imgs" / f"g{i}.png", image_bytes(c))
+    for i, c in enumerate(shades(BLUE, 3)):
+        write(root / "imgs" / f"b{i}.png", image_bytes(c))
+    write(root / "imgs" / "extra.png", image_bytes((1, 2, 3)))
+    write(root / "imgs" / "readme.txt", b"not listed, not an image name: ignored")
+    write(tmp_path / "outside.png", image_bytes((9, 8, 7)))
+    if hasattr(os, "symlink"):
+        os.symlink(tmp_path / "outside.png", root / "imgs" / "link.png")
+    rows = [f"imgs/g{i}.png,green" for i in range(3)] + [f"imgs/b{i}.png,blue" for i in range(3)]
+    rows += ["imgs/link.png,green", "imgs/missing.png,blue", "../outside.png,blue"]
+    write(root / "labels.csv", ("file,label\n" + "\n".join(rows) + "\n").encode())
+    dataset, report = import_path(ws, root / "labels.csv")
+    assert dataset.class_counts() == {"blue": 3, "green": 3}
+    reasons = skipped(report)
+    assert reasons["imgs/extra.png"] == "not listed in labels.csv"
+    assert reasons["imgs/missing.png"].startswith("listed in labels.csv but not found under")
+    assert reasons["../outside.png"].startswith("path in labels.csv escapes the upload")
+    if hasattr(os, "symlink"):
+        assert reasons["imgs/link.png"] == "symbolic link (not followed)"
+    assert "imgs/readme.txt" not in reasons
+    again, _ = import_csv(ws, root / "labels.csv", images_root=root)
+    assert again.id == dataset.id
