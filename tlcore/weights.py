@@ -46,7 +46,11 @@ def validate_architecture(name: Any) -> str:
 
 
 def save_weights(path: str | Path, state_dict: dict[str, torch.Tensor], metadata: dict) -> Path:
-    """Write ``state_dict`` as safetensors with ``metadata`` (JSON-serialisable) under the ``tlcore`` key, atomically."""
+    """Atomically write ``state_dict`` as safetensors, with ``metadata`` as JSON under the ``tlcore`` key.
+
+    Raises:
+        UnsafeModelFile: ``metadata`` names an architecture (``backbone``/``architecture``) we do not know.
+    """
     for key in ARCHITECTURE_KEYS:
         if key in metadata:
             validate_architecture(metadata[key])
