@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tlcore.data import ImportLimits, import_path, import_zip
-from tlcore.data.archive import ReadBudget, ZipMember, junk_reason, read_member, strip_wrapper
+from tlcore.data.archive import ReadBudget, ZipMember, declared_entries, junk_reason, read_member, strip_wrapper
 from tlcore.errors import DatasetError
 from tlcore.workspace import Workspace
 
@@ -55,7 +55,9 @@ def test_zip_from_path_same_id_as_from_bytes(ws: Workspace, tmp_path: Path) -> N
     assert from_path.id == from_bytes.id and from_path.name == "set"
 
 
-@pytest.mark.parametrize("evil", ["../../victim/evil.png", "red/../../victim/evil.png", "/etc/evil.png", "C:\\evil.png"])
+@pytest.mark.parametrize(
+    "evil", ["../../victim/evil.png", "red/../../victim/evil.png", "/etc/evil.png", "C:\\evil.png"]
+)
 def test_traversal_and_absolute_paths_refuse_the_whole_archive(ws: Workspace, tmp_path: Path, evil: str) -> None:
     data = make_zip(good_entries() + [(evil, image_bytes(RED))])
     with pytest.raises(DatasetError) as err:
@@ -101,6 +103,17 @@ def test_too_many_entries_is_refused_before_extraction(ws: Workspace) -> None:
     with pytest.raises(DatasetError) as err:
         import_zip(ws, make_zip(good_entries()), archive_name="many.zip", limits=ImportLimits(max_files=5))
     assert "many.zip holds 6 files; the limit is 5 (ImportLimits.max_files)" in str(err.value)
+    assert_nothing_extracted(ws)
+
+
+def test_central_directory_claiming_huge_entry_count_is_refused_before_parsing(ws: Workspace) -> None:
+    data = bytearray(make_zip(good_entries()))
+    eocd = data.rfind(b"PK\x05\x06")
+    assert declared_entries(io.BytesIO(bytes(data))) == 6
+    data[eocd + 8 : eocd + 12] = (60_000).to_bytes(2, "little") * 2  # entries on this disk, entries in total
+    with pytest.raises(DatasetError) as err:
+        import_zip(ws, bytes(data), archive_name="claims.zip", limits=ImportLimits(max_files=1000))
+    assert "claims.zip declares 60,000 entries; the limit is 1,000 files (ImportLimits.max_files)" in str(err.value)
     assert_nothing_extracted(ws)
 
 

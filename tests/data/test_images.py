@@ -101,7 +101,9 @@ def test_exif_orientation_6_rotates_the_pixels() -> None:
         assert b > 230 and r < 25, fmt
 
 
-@pytest.mark.parametrize("fmt,extra", [("GIF", {"duration": 100, "loop": 0}), ("PNG", {}), ("WEBP", {"lossless": True})])
+@pytest.mark.parametrize(
+    "fmt,extra", [("GIF", {"duration": 100, "loop": 0}), ("PNG", {}), ("WEBP", {"lossless": True})]
+)
 def test_animation_keeps_the_first_frame(fmt: str, extra: dict) -> None:
     first, second = Image.new("RGB", (16, 16), RED), Image.new("RGB", (16, 16), GREEN)
     data = encode(first, fmt, save_all=True, append_images=[second], **extra)

@@ -11,8 +11,10 @@ encrypted entries, duplicate names, nested archives, junk (``__MACOSX/``, ``._*`
 from __future__ import annotations
 
 import logging
+import os
 import re
 import stat
+import struct
 import tempfile
 import zipfile
 import zlib
@@ -33,6 +35,7 @@ NESTED_ARCHIVE_SUFFIXES = (
     ".cab", ".jar", ".iso",
 )  # fmt: skip
 _JUNK_WINDOWS = frozenset({"thumbs.db", "ehthumbs.db", "desktop.ini"})
+_EOCD_SIZE = 22
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
@@ -111,8 +114,38 @@ class ZipPlan:
     declared_bytes: int
 
 
-def open_zip(source: str | Path | BinaryIO, archive: str) -> zipfile.ZipFile:
-    """Open a zip, or raise one clear :class:`DatasetError` naming ``archive`` (not a zip, truncated)."""
+def declared_entries(fp: BinaryIO) -> int | None:
+    """The entry count the end-of-central-directory record declares (zip64 aware), or None if there is none.
+
+    Read before :class:`zipfile.ZipFile` parses the central directory, so a directory claiming millions
+    of entries is refused without building millions of objects.
+    """
+    fp.seek(0, os.SEEK_END)
+    size = fp.tell()
+    tail_len = min(size, _EOCD_SIZE + 0xFFFF)
+    fp.seek(size - tail_len)
+    tail = fp.read(tail_len)
+    pos = tail.rfind(b"PK\x05\x06")
+    if pos < 0 or pos + _EOCD_SIZE > len(tail):
+        return None
+    total = struct.unpack_from("<H", tail, pos + 10)[0]
+    locator = pos - 20
+    if total == 0xFFFF and locator >= 0 and tail[locator : locator + 4] == b"PK\x06\x07":
+        fp.seek(struct.unpack_from("<Q", tail, locator + 8)[0])
+        record = fp.read(56)
+        if len(record) == 56 and record[:4] == b"PK\x06\x06":
+            total = struct.unpack_from("<Q", record, 32)[0]
+    return total
+
+
+def open_zip(source: str | Path | BinaryIO, archive: str, limits: ImportLimits | None = None) -> zipfile.ZipFile:
+    """Open a zip, or raise one clear :class:`DatasetError` naming ``archive`` (not a zip, truncated, too many entries).
+
+    With ``limits``, the declared entry count is checked (files and folders, at most twice ``max_files``)
+    before the central directory is parsed.
+    """
+    if limits is not None:
+        _refuse_huge_directory(source, archive, limits)
     try:
         return zipfile.ZipFile(source)
     except (zipfile.BadZipFile, EOFError, ValueError, zlib.error, NotImplementedError) as e:
@@ -121,6 +154,23 @@ def open_zip(source: str | Path | BinaryIO, archive: str) -> zipfile.ZipFile:
         ) from None
     except OSError as e:
         raise DatasetError(f"{archive} cannot be read: {e}") from None
+
+
+def _refuse_huge_directory(source: str | Path | BinaryIO, archive: str, limits: ImportLimits) -> None:
+    try:
+        if isinstance(source, (str, Path)):
+            with open(source, "rb") as f:
+                count = declared_entries(f)
+        else:
+            count = declared_entries(source)
+            source.seek(0)
+    except OSError as e:
+        raise DatasetError(f"{archive} cannot be read: {e}") from None
+    if count is not None and count > 2 * limits.max_files:
+        raise DatasetError(
+            f"{archive} declares {count:,} entries; the limit is {limits.max_files:,} files "
+            "(ImportLimits.max_files). Nothing was extracted."
+        )
 
 
 def plan_zip(zf: zipfile.ZipFile, archive: str, limits: ImportLimits) -> ZipPlan:
@@ -220,6 +270,7 @@ __all__ = [
     "ReadBudget",
     "ZipMember",
     "ZipPlan",
+    "declared_entries",
     "junk_reason",
     "nested_archive_reason",
     "open_zip",

@@ -355,7 +355,7 @@ def import_folder(
 
 def _feed_zip(imp: ImportBuilder, source: str | Path | BinaryIO, archive: str) -> None:
     limits = imp.limits
-    with open_zip(source, archive) as zf:
+    with open_zip(source, archive, limits) as zf:
         plan = plan_zip(zf, archive, limits)
         for s in plan.skipped:
             if junk_reason(s.name):
@@ -551,23 +551,26 @@ def _feed_labelled(
     for key in files:
         by_base[key.rsplit("/", 1)[-1]].append(key)
     matched: dict[str, str] = {}  # file key -> label
+    conflicted: set[str] = set()  # two CSV paths naming the same uploaded file with different labels
     for ref, label in table.labels.items():
         key = ref if ref in files else None
         if key is None and len(by_base.get(ref.rsplit("/", 1)[-1], [])) == 1:
             key = by_base[ref.rsplit("/", 1)[-1]][0]
         if key is None:
             imp.skip(ref, f"listed in {csv_name} but {missing_where}")
+        elif key in conflicted:
+            continue
         elif key in matched and matched[key] != label:
-            imp.skip(key, f"labelled differently in {csv_name} ({matched[key]!r} and {label!r}); left out")
-            matched[key] = ""
+            imp.skip(key, f"labelled differently in {csv_name} ({matched.pop(key)!r} and {label!r}); left out")
+            conflicted.add(key)
         else:
             matched[key] = label
     mentioned = {s.name for s in table.skipped}
     mentioned |= {name.rsplit("/", 1)[-1] for name in mentioned}
-    for key in sorted(set(files) - set(matched)):
+    for key in sorted(set(files) - set(matched) - conflicted):
         if key not in mentioned and key.rsplit("/", 1)[-1] not in mentioned:
             imp.skip(key, f"not listed in {csv_name}")
-    todo = sorted((k, v) for k, v in matched.items() if v)
+    todo = sorted(matched.items())
     imp.class_folders.update(label for _, label in todo)
     imp.start(len(todo))
     for key, label in todo:
@@ -579,7 +582,8 @@ def _feed_labelled(
         try:
             fp = _open_nofollow(Path(source))
         except OSError as e:
-            imp.skip(key, "symbolic link (not followed)" if Path(source).is_symlink() else f"cannot be read ({e.strerror})")
+            link = Path(source).is_symlink()
+            imp.skip(key, "symbolic link (not followed)" if link else f"cannot be read ({e.strerror})")
             continue
         with fp:
             imp.add_file(label, key, fp)
@@ -608,20 +612,21 @@ def import_csv(
     if not root.is_dir():
         raise DatasetError(f"{root} (the folder of the images listed in {csv_name}) is not a folder")
     listing = _list_folder(root)
-    candidates = {
-        unicodedata.normalize("NFC", rel): p
-        for rel, p in listing.files
-        if Path(rel).suffix.lower() in IMAGE_EXTENSIONS or unicodedata.normalize("NFC", rel) in table.labels
-    }
+
+    def wanted(rel: str) -> bool:  # files worth reporting: image-named or named by the CSV
+        return Path(rel).suffix.lower() in IMAGE_EXTENSIONS or unicodedata.normalize("NFC", rel) in table.labels
+
+    candidates = {unicodedata.normalize("NFC", rel): p for rel, p in listing.files if wanted(rel)}
     _check_totals(f"folder {root}", len(candidates), sum(p.stat().st_size for p in candidates.values()), limits)
     imp = ImportBuilder(ws, csv_name, limits, on_event, cancel)
-    for entry, junk in listing.skipped:  # symlinks and junk the CSV might name; unlisted ones are still reported
+    unusable = set()  # symlinks, unreadable entries: reported here, not again as "not found"
+    for entry, junk in listing.skipped:
         if junk:
             imp.skip_junk(entry.name, entry.reason)
-        elif unicodedata.normalize("NFC", entry.name) in table.labels or Path(entry.name).suffix.lower() in IMAGE_EXTENSIONS:
+        elif wanted(entry.name):
             imp.skip(entry.name, entry.reason)
-    listed_links = {unicodedata.normalize("NFC", e.name) for e, junk in listing.skipped if not junk}
-    labels = {k: v for k, v in table.labels.items() if k not in listed_links}
+            unusable.add(unicodedata.normalize("NFC", entry.name))
+    labels = {k: v for k, v in table.labels.items() if k not in unusable}
     table = LabelTable(labels, table.skipped, table.warnings)
     _feed_labelled(imp, table, dict(candidates), csv_name, f"not found under {root}")
     return imp.finish(name or _stem(csv_name))

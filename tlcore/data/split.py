@@ -92,7 +92,9 @@ def check_class_sizes(dataset: Dataset, minimum: int, purpose: str) -> None:
         raise DatasetError(f"dataset {dataset.name!r} has {len(dataset.classes)} class{only}; at least 2 are needed")
     for cls, n in distinct_counts(dataset).items():
         if n == 0:
-            raise DatasetError(f"class {cls!r} in dataset {dataset.name!r} is empty; it needs at least {minimum} images")
+            raise DatasetError(
+                f"class {cls!r} in dataset {dataset.name!r} is empty; it needs at least {minimum} images"
+            )
         if n < minimum:
             raise DatasetError(
                 f"class {cls!r} in dataset {dataset.name!r} has {n} distinct image{'s' if n != 1 else ''}; "
