@@ -214,3 +214,17 @@ def test_bad_settings_are_named():
         tiny_config(epochs=0).check()
     with pytest.raises(TlcoreError, match="unknown TrainConfig setting"):
         config_from_dict({"epoch": 3})
+
+
+def test_test_split_can_be_scored_from_the_cache(ws, dataset):
+    backbone = fresh_backbone()
+    counter = ImageCounter(backbone.model)
+    cached = train(ws, dataset, tiny_config(epochs=2), backbone=backbone, test_from_cache=True)
+    assert counter.images == len(dataset.records)  # the test images ran once, into the cache
+    backbone = fresh_backbone()
+    counter = ImageCounter(backbone.model)
+    again = train(ws, dataset, tiny_config(epochs=2), backbone=backbone, test_from_cache=True)
+    assert counter.images == 0  # everything, the test images included, came from the cache
+    plain = train(ws, dataset, tiny_config(epochs=2), backbone=fresh_backbone())
+    np.testing.assert_allclose(cached.test_probs, plain.test_probs, atol=1e-5)
+    np.testing.assert_array_equal(cached.test_probs, again.test_probs)

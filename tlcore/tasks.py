@@ -126,6 +126,33 @@ def selftest(params: dict, ws: Workspace, on_event: EventCallback, cancel: Cance
     return {"steps": steps, "checksum": checksum, "echo": params.get("echo"), "pid": os.getpid()}
 
 
+def _dataset_id(params: dict, kind: str) -> str:
+    dataset_id = params.get("dataset_id")
+    if not isinstance(dataset_id, str) or not dataset_id:
+        raise TlcoreError(f"{kind}: setting 'dataset_id' must name an imported dataset, got {dataset_id!r}")
+    return dataset_id
+
+
+def train_task(params: dict, ws: Workspace, on_event: EventCallback, cancel: CancelToken) -> dict:
+    """Train on an imported dataset and record the run.
+
+    Params: ``dataset_id``; ``config`` (a :class:`~tlcore.train.TrainConfig` as a dict, see
+    ``tlcore.train.config_to_dict``); optional ``label``. Returns the run id and its headline numbers.
+    """
+    from .data import load_dataset
+    from .store import save_run
+    from .train import config_from_dict, train
+
+    dataset = load_dataset(ws, _dataset_id(params, "train"))
+    config = config_from_dict(params.get("config") or {})
+    result = train(ws, dataset, config, on_event=on_event, cancel=cancel)
+    run_id = save_run(ws, result, dataset, label=str(params.get("label", "")))
+    return {"run_id": run_id, "test_accuracy": result.test_metrics.get("accuracy"),
+            "test_macro_f1": result.test_metrics.get("macro_f1"), "cache_mode": result.cache_mode,
+            "seconds": result.timings["total"], "epochs": len(result.history)}
+
+
 TASKS: dict[str, Task] = {
     "selftest": selftest,
+    "train": train_task,
 }

@@ -13,6 +13,7 @@ import copy
 import hashlib
 import logging
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -136,6 +137,7 @@ class _PhaseData:
     train_batches: Callable[[int], Iterator[tuple["torch.Tensor", "torch.Tensor"]]]  # epoch -> batches
     val_batches: Callable[[], Iterator[tuple["torch.Tensor", "torch.Tensor"]]]
     cache_bytes: int = 0
+    cached_inputs: Callable[[np.ndarray], Iterator["torch.Tensor"]] | None = None  # frozen outputs for any images
 
 
 def _stable_seed(*parts: Any) -> int:
@@ -173,7 +175,7 @@ class _Trainer:
         self.size = config.image_size or backbone.data_config.input_size
         self.eval_tf = eval_transform(backbone.data_config, self.size)
         self.train_tf = train_transform(backbone.data_config, config.augment, self.size)
-        self.weights_id = _weights_identity(backbone, config.weights_file) if uses_pretrained(config.strategy) else ""
+        self.weights_id = _weights_identity(backbone, config.weights_file)
         self.feature_seconds = 0.0
 
     # -- cached inputs --------------------------------------------------------------------------------------
@@ -246,7 +248,12 @@ class _Trainer:
                 pos = val_pos[i:i + cfg.batch_size]
                 yield torch.from_numpy(np.asarray(val_rows[pos])), self.labels[val_idx[i:i + cfg.batch_size]]
 
-        return _PhaseData(mode, forward, train_batches, val_batches, nbytes)
+        def cached_inputs(indices: np.ndarray) -> Iterator["torch.Tensor"]:
+            rows, pos, _ = self._frozen_rows(frozen, boundary, indices)
+            for i in range(0, len(indices), cfg.batch_size):
+                yield torch.from_numpy(np.asarray(rows[pos[i:i + cfg.batch_size]]))
+
+        return _PhaseData(mode, forward, train_batches, val_batches, nbytes, cached_inputs)
 
     def image_phase(self) -> _PhaseData:
         """Inputs when the whole network runs every step: images loaded (and augmented) on the fly."""
@@ -295,6 +302,17 @@ class _Trainer:
 # The loop
 
 
+def wants_pretrained(config: TrainConfig) -> bool:
+    """Whether the run needs pretrained weights: every strategy but from-scratch does.
+
+    The one exception: timm's tiny ``test_*`` models, which the app's and CLI's tests train with random weights when
+    ``TLCORE_TEST_BACKBONES=1`` is set; the run then records ``pretrained: false`` and says "random init".
+    """
+    if config.backbone.startswith("timm/test_") and os.environ.get("TLCORE_TEST_BACKBONES") == "1":
+        return False
+    return uses_pretrained(config.strategy)
+
+
 def _class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
     counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
     weights = np.where(counts > 0, len(labels) / (n_classes * np.maximum(counts, 1)), 0.0)
@@ -326,7 +344,7 @@ def _improved(monitor: str, value: float, best: float | None) -> bool:
 
 def train(ws: Workspace, dataset: "Dataset", config: TrainConfig, split: "Split | None" = None,
           on_event: EventCallback = ignore_event, cancel: CancelToken | None = None,
-          backbone: Backbone | None = None) -> TrainResult:
+          backbone: Backbone | None = None, test_from_cache: bool = False) -> TrainResult:
     """Train a transfer model on ``dataset`` as ``config`` says; evaluate it on the validation and test split.
 
     Args:
@@ -337,6 +355,9 @@ def train(ws: Workspace, dataset: "Dataset", config: TrainConfig, split: "Split 
         on_event: receives progress events.
         cancel: checked between steps; raises :class:`~tlcore.errors.Cancelled` when set.
         backbone: a freshly created backbone to use instead of creating one (it is trained in place).
+        test_from_cache: score the test images through the frozen part's cache too (cross-validation does, so
+            k folds cost one backbone pass). Off by default: a saved run's test predictions then come from the
+            whole model, exactly as a reloaded run recomputes them.
 
     Raises:
         WeightsUnavailable: if the strategy needs pretrained weights that can't be had.
@@ -354,7 +375,7 @@ def train(ws: Workspace, dataset: "Dataset", config: TrainConfig, split: "Split 
         split = make_split(dataset, config.val_fraction, config.test_fraction, config.seed)
     strategy = config.strategy
     if backbone is None:
-        backbone = create_backbone(config.backbone, pretrained=uses_pretrained(strategy),
+        backbone = create_backbone(config.backbone, pretrained=wants_pretrained(config),
                                    weights_file=config.weights_file)
     torch.manual_seed(config.seed)
     model = TransferModel(backbone, len(dataset.classes), head=strategy.head, hidden=strategy.hidden,
@@ -451,8 +472,13 @@ def train(ws: Workspace, dataset: "Dataset", config: TrainConfig, split: "Split 
     _, val_probs, val_labels = _evaluate(phase, n_classes)
     val_metrics = classification_metrics(val_labels, val_probs, dataset.classes)
     eval_start = time.perf_counter()
-    test_hashes = [dataset.hashes[i] for i in split.test]
-    test_probs = predict_stored(model, ws, test_hashes, trainer.eval_tf, on_event, cancel, phase="test")
+    if test_from_cache and phase.cached_inputs is not None:
+        with torch.inference_mode():
+            batches = [torch.softmax(phase.forward(x).float(), 1).numpy() for x in phase.cached_inputs(split.test)]
+        test_probs = np.concatenate(batches) if batches else np.zeros((0, n_classes), dtype=np.float32)
+    else:  # the same path a reloaded run takes, so a saved run reproduces these predictions exactly
+        test_hashes = [dataset.hashes[i] for i in split.test]
+        test_probs = predict_stored(model, ws, test_hashes, trainer.eval_tf, on_event, cancel, phase="test")
     test_metrics = classification_metrics(dataset.labels[split.test], test_probs, dataset.classes)
     test_seconds = time.perf_counter() - eval_start
     total = time.perf_counter() - started
