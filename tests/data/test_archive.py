@@ -182,7 +182,7 @@ def test_root_level_files_are_not_in_a_class(ws: Workspace) -> None:
 def test_empty_class_folder_in_zip_is_a_warning(ws: Workspace) -> None:
     dataset, report = import_zip(ws, make_zip(good_entries() + [("green/", b""), ("green/notes.txt", b"hello")]))
     assert dataset.classes == ("blue", "red")
-    assert "class folder 'green' has no usable images and was left out" in report.warnings
+    assert "class 'green' has no usable images and was left out" in report.warnings
     assert skipped(report)["green/notes.txt"] == "not an image"
 
 

@@ -145,3 +145,12 @@ def test_import_csv_from_disk_resolves_beside_the_csv(ws: Workspace, tmp_path: P
     assert "imgs/readme.txt" not in reasons
     again, _ = import_csv(ws, root / "labels.csv", images_root=root)
     assert again.id == dataset.id
+
+
+def test_label_whose_images_all_fail_is_a_warning(ws: Workspace, uploads, tmp_path: Path) -> None:
+    broken = write(tmp_path / "spool" / "broken", b"GIF89a broken")
+    text = "file,label\nimg0.png,a\nimg1.png,a\nimg3.png,b\nimg4.png,b\nbroken.gif,c\n"
+    dataset, report = import_files(ws, uploads[:5] + [("broken.gif", broken)], csv=("labels.csv", text.encode()))
+    assert dataset.classes == ("a", "b")
+    assert skipped(report)["broken.gif"] == "corrupt or truncated image"
+    assert "class 'c' has no usable images and was left out" in report.warnings

@@ -120,6 +120,11 @@ def test_not_an_image_named_jpg() -> None:
     assert reason(b"this is a text file pretending to be a photo\n" * 4) == "not an image"
 
 
+def test_accepted_signature_with_garbage_is_corrupt_not_foreign() -> None:
+    assert reason(b"GIF89a" + b"\x00" * 3) == "corrupt or truncated image"
+    assert reason(b"\x89PNG\r\n\x1a\n" + b"garbage") == "corrupt or truncated image"
+
+
 def test_empty_file() -> None:
     assert reason(b"") == "empty file"
 

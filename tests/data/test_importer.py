@@ -108,8 +108,8 @@ def test_empty_class_folder_is_left_out_with_a_warning(ws: Workspace, two_class_
     write(two_class_folder / "yellow" / "broken.png", b"\x89PNG\r\n\x1a\nbroken")
     dataset, report = import_folder(ws, two_class_folder)
     assert dataset.classes == ("blue", "red")
-    assert "class folder 'green' has no usable images and was left out" in report.warnings
-    assert "class folder 'yellow' has no usable images and was left out" in report.warnings
+    assert "class 'green' has no usable images and was left out" in report.warnings
+    assert "class 'yellow' has no usable images and was left out" in report.warnings
 
 
 def test_no_usable_images_is_an_error_with_a_summary(ws: Workspace, tmp_path: Path) -> None:

@@ -96,6 +96,14 @@ def sniff_unsupported(head: bytes) -> str | None:
     return None
 
 
+_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
+
+
+def _has_image_signature(head: bytes) -> bool:
+    """True when the first bytes say "I am one of the accepted formats" (so a failure to parse means damage)."""
+    return head.startswith(_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+
+
 def check_image(source: str | Path | BinaryIO, limits: ImportLimits = ImportLimits()) -> CheckedImage:
     """Decode one image file and normalise it, or raise :class:`ImageRejected` saying why not.
 
@@ -125,7 +133,8 @@ def _check_stream(fp: BinaryIO, limits: ImportLimits) -> CheckedImage:
         try:
             opened = Image.open(fp)
         except UnidentifiedImageError:
-            raise ImageRejected("not an image") from None
+            damaged = _has_image_signature(head)
+            raise ImageRejected("corrupt or truncated image" if damaged else "not an image") from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
             raise ImageRejected(f"image too large to decode safely ({e})") from None
         except _DECODE_ERRORS:

@@ -147,7 +147,7 @@ class ImportBuilder:
                 f"(one folder per class, or a label per file in the CSV){_skip_summary(self.skipped)}"
             )
         for empty in sorted(folders - present):
-            self.warnings.append(f"class folder {empty!r} has no usable images and was left out")
+            self.warnings.append(f"class {empty!r} has no usable images and was left out")
         index = {c: i for i, c in enumerate(classes)}
         records = tuple(
             sorted(
