@@ -53,7 +53,8 @@ def _test_spec(arch: str) -> "BackboneSpec":
 
     model = timm.create_model(arch, pretrained=False, num_classes=0)
     size = int(model.pretrained_cfg.get("input_size", (3, 224, 224))[-1])
-    return BackboneSpec(f"timm/{arch}", f"{arch} (tiny, random weights: tests only)", "timm", False, size,
+    # offline: with TLCORE_TEST_BACKBONES=1 the engine trains these with random weights, nothing to download
+    return BackboneSpec(f"timm/{arch}", f"{arch} (tiny, random weights: tests only)", "timm", True, size,
                         sum(p.numel() for p in model.parameters()))
 
 
@@ -75,7 +76,7 @@ def backbone_picker(specs: list["BackboneSpec"]) -> "BackboneSpec":
     by_name = {s.name: s for s in specs}
     last = _last().backbone
     name = st.selectbox("Backbone", names, index=names.index(last) if last in names else 0, key="train-backbone",
-                        format_func=lambda n: f"{by_name[n].label} {'' if by_name[n].offline else '(download needed)'}")
+                        format_func=lambda n: by_name[n].label + ("" if by_name[n].offline else " (download needed)"))
     spec = by_name[name]
     st.caption(describe(spec))
     return spec
