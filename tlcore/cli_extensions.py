@@ -10,4 +10,6 @@ from typing import Any, Callable
 
 Register = Callable[[Any, argparse.ArgumentParser], None]
 
-EXTENSIONS: list[Register] = []
+from .cv_cli import register as register_cv  # noqa: E402  cv, compare, curve
+
+EXTENSIONS: list[Register] = [register_cv]

@@ -152,7 +152,12 @@ def train_task(params: dict, ws: Workspace, on_event: EventCallback, cancel: Can
             "seconds": result.timings["total"], "epochs": len(result.history)}
 
 
+from .cv_tasks import compare_task, curve_task, cv_task  # noqa: E402  (light: the work is imported when run)
+
 TASKS: dict[str, Task] = {
     "selftest": selftest,
     "train": train_task,
+    "cv": cv_task,
+    "compare": compare_task,
+    "curve": curve_task,
 }

@@ -1,0 +1,161 @@
+"""``python -m tlcore cv | compare | curve``: cross-validation, strategy comparison and the data-efficiency curve.
+
+Each records its result in the run store (kinds ``cv``, ``compare``, ``curve``) exactly as the Cross-validation page
+does, and with ``--json`` prints one JSON object that includes the per-fold metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from typing import Any
+
+from .errors import TlcoreError
+from .workspace import Workspace
+
+
+def _scratch_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    changes: dict[str, Any] = {}
+    if args.scratch_epochs is not None:
+        changes["epochs"] = args.scratch_epochs
+    if args.scratch_image_size is not None:
+        changes["image_size"] = args.scratch_image_size
+    return {"scratch": changes} if changes else {}
+
+
+def _reused(args: argparse.Namespace, ws: Workspace, dataset, kind: str):
+    from .cv import reused_folds
+
+    return reused_folds(ws, {"reuse_folds_from": args.reuse_folds}, dataset, kind) if args.reuse_folds else None
+
+
+def _fmt_summary(summary: dict[str, Any], metric: str) -> str:
+    s = summary[metric]
+    if math.isnan(s["ci_half_width"]):
+        return f"{s['mean']:.4f}"
+    return f"{s['mean']:.4f} ± {s['std']:.4f} (95% CI {s['ci_low']:.4f} to {s['ci_high']:.4f})"
+
+
+def cmd_cv(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
+    """Cross-validate one strategy and record the run."""
+    from .cli import StderrProgress, build_train_config
+    from .cv import cross_validate, save_cv, summarize_record
+    from .data import load_dataset
+    from .store import get_run
+
+    config = build_train_config(args)
+    dataset = load_dataset(ws, args.dataset)
+    result = cross_validate(ws, dataset, config, args.folds, StderrProgress(args.quiet),
+                            folds=_reused(args, ws, dataset, "cv"))
+    run_id = save_cv(ws, result, args.label or "")
+    out = summarize_record(get_run(ws, run_id))
+    if not args.json:
+        print(run_id)
+        for row in out["fold_metrics"]:
+            print(f"  fold {row['fold']}: accuracy {row['accuracy']:.4f}, balanced accuracy "
+                  f"{row['balanced_accuracy']:.4f}, macro F1 {row['macro_f1']:.4f} on {row['n_test']} images "
+                  f"({row['seconds']:.1f}s)", file=sys.stderr)
+        for metric in ("accuracy", "balanced_accuracy", "macro_f1", "log_loss"):
+            print(f"  {metric}: {_fmt_summary(out['summary'], metric)}", file=sys.stderr)
+        print(f"  {result.k} folds in {result.result.seconds:.1f}s", file=sys.stderr)
+    return out
+
+
+def cmd_compare(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
+    """Compare strategies on the same folds and record the comparison."""
+    from .cli import StderrProgress, build_train_config
+    from .compare import compare_strategies, save_comparison, summarize_comparison
+    from .data import load_dataset
+    from .store import get_run
+
+    config = build_train_config(args)
+    dataset = load_dataset(ws, args.dataset)
+    result = compare_strategies(ws, dataset, config, args.strategies.split(","), args.folds, args.metric,
+                                StderrProgress(args.quiet), folds=_reused(args, ws, dataset, "compare"),
+                                overrides=_scratch_overrides(args))
+    run_id = save_comparison(ws, result, args.label or "")
+    out = summarize_comparison(get_run(ws, run_id))
+    if not args.json:
+        print(run_id)
+        for row in out["rows"]:
+            star = "*" if row["best"] else " "
+            print(f" {star}{row['label']:<34} {args.metric} {row[args.metric]:.4f} ± {row[args.metric + '_ci']:.4f}"
+                  f"  {row['seconds']:>8.1f}s  {row['trainable_params']:>11,} trainable", file=sys.stderr)
+        print(f"  {out['verdict']['text']}", file=sys.stderr)
+        if out["verdict"]["transfer_text"]:
+            print(f"  {out['verdict']['transfer_text']}", file=sys.stderr)
+    return out
+
+
+def cmd_curve(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
+    """Draw the data-efficiency curve and record it."""
+    from .cli import StderrProgress, build_train_config
+    from .compare import data_efficiency_curve, save_curve, summarize_curve
+    from .data import load_dataset
+    from .store import get_run
+
+    try:
+        fractions = [float(f) for f in args.fractions.split(",") if f.strip()]
+    except ValueError:
+        raise TlcoreError(f"--fractions must be numbers separated by commas (got {args.fractions!r})") from None
+    config = build_train_config(args)
+    dataset = load_dataset(ws, args.dataset)
+    result = data_efficiency_curve(ws, dataset, config, args.strategies.split(","), fractions, args.folds,
+                                   args.metric, StderrProgress(args.quiet), folds=_reused(args, ws, dataset, "curve"),
+                                   overrides=_scratch_overrides(args))
+    run_id = save_curve(ws, result, args.label or "")
+    out = summarize_curve(get_run(ws, run_id))
+    if not args.json:
+        print(run_id)
+        for p in out["points"]:
+            print(f"  {p['label']:<34} {p['fraction']:>5.0%} ({p['images_per_class']:>7.1f} per class): "
+                  f"{args.metric} {p['mean']:.4f} ± {p['std']:.4f}", file=sys.stderr)
+    return out
+
+
+def _add_fold_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--folds", type=int, default=5, help="number of folds k (default 5)")
+    p.add_argument("--reuse-folds", metavar="RUN", help="reuse the folds saved with this cv/compare/curve run")
+    p.add_argument("--label", help="a note to remember the run by")
+
+
+def _add_multi_options(p: argparse.ArgumentParser, default: str) -> None:
+    from .compare import CHOICES
+
+    p.add_argument("--strategies", default=default,
+                   help=f"comma-separated, from: {', '.join(CHOICES)} ('pixels' = logistic regression on raw "
+                        f"pixels, no deep learning); default {default}")
+    p.add_argument("--strategy", default="feature-extraction", help=argparse.SUPPRESS)
+    p.add_argument("--metric", default="accuracy", choices=("accuracy", "balanced_accuracy", "macro_f1", "log_loss"),
+                   help="what 'best' means (accuracy)")
+    p.add_argument("--scratch-epochs", type=int, help="epochs for from-scratch only (default: --epochs)")
+    p.add_argument("--scratch-image-size", type=int,
+                   help="input size in px for from-scratch only (default: --image-size)")
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add the ``cv``, ``compare`` and ``curve`` subcommands."""
+    from .cli import _add_train_options
+
+    text = "stratified k-fold cross-validation of one strategy (per-fold metrics, mean ± std, 95% CI)"
+    p = sub.add_parser("cv", parents=[common], help=text, description=text)
+    _add_train_options(p)
+    _add_fold_options(p)
+    p.set_defaults(handler=cmd_cv)
+
+    text = "compare strategies (and a raw-pixel baseline) on the same folds and seeds"
+    p = sub.add_parser("compare", parents=[common], help=text, description=text, conflict_handler="resolve")
+    _add_train_options(p)
+    _add_fold_options(p)
+    _add_multi_options(p, "feature-extraction,scratch,pixels")
+    p.set_defaults(handler=cmd_compare)
+
+    text = "data-efficiency curve: the metric against training images per class, with the spread over folds"
+    p = sub.add_parser("curve", parents=[common], help=text, description=text, conflict_handler="resolve")
+    _add_train_options(p)
+    _add_fold_options(p)
+    _add_multi_options(p, "feature-extraction,scratch,pixels")
+    p.add_argument("--fractions", default="0.1,0.25,0.5,1",
+                   help="shares of each fold's training part (0.1,0.25,0.5,1)")
+    p.set_defaults(handler=cmd_curve)
