@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import pytest
@@ -51,3 +52,20 @@ def test_train_job_refuses_unknown_settings(ws, tmp_path):
     with JobManager(ws) as jobs:
         status = jobs.wait(jobs.submit("train", {"dataset_id": dataset.id, "config": config}), timeout=60)
     assert status.state == "failed" and "epoch" in status.error
+
+
+def test_a_cancelled_training_job_is_not_listed_as_a_finished_model(ws, tmp_path):
+    dataset, _ = import_folder(ws, write_class_folder(tmp_path / "imgs", n_per_class=6, size=16))
+    config = config_to_dict(tiny_config("full", epochs=200, image_size=64))
+    with JobManager(ws) as jobs:
+        job_id = jobs.submit("train", {"dataset_id": dataset.id, "config": config})
+        for _ in range(600):  # wait until training has really started (an epoch is reported)
+            if any(e["kind"] == "epoch" for e in jobs.events(job_id)):
+                break
+            time.sleep(0.1)
+        assert jobs.get(job_id).state == "running"
+        jobs.cancel(job_id)
+        status = jobs.wait(job_id, timeout=30)
+    assert status.state == "cancelled"
+    assert list_runs(ws) == []
+    assert not list(ws.tmp.glob("run-*"))
