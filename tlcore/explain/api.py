@@ -35,6 +35,7 @@ def explain(
     baseline: Optional[Tensor] = None,
     on_event: EventCallback = ignore_event,
     cancel: Optional[CancelToken] = None,
+    phase: str = "explain",
 ) -> list[Attribution]:
     """One attribution map per image, at the image's size.
 
@@ -45,8 +46,9 @@ def explain(
         config: method and its settings.
         baseline: reference image (3, H, W) or (1, 3, H, W) in normalised space for Integrated Gradients,
             GradientShap and Occlusion; default zeros, i.e. the normalisation's mean colour.
-        on_event: receives progress events (phase "explain", one step per image).
+        on_event: receives progress events (one step per image).
         cancel: checked between images.
+        phase: the progress phase's name.
 
     Raises:
         ExplainError: inputs/targets/baseline have the wrong shape or a target is out of range.
@@ -56,7 +58,7 @@ def explain(
     size = tuple(x.shape[-2:])
     x = _fit(x, config.max_side)
     base = _baseline(baseline, size, x)
-    timer = ProgressTimer("explain", len(x), on_event)
+    timer = ProgressTimer(phase, len(x), on_event)
     results: list[Attribution] = []
     with borrowed(model):
         _check_targets(model, x, targets)

@@ -1,0 +1,104 @@
+"""Explaining a saved run: test-image filters, targets, maps aligned with what the model saw, trust checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tlcore.explain import ExplainError, hook_count
+from tlcore.explain.runs import explain_run, explain_test_images, pick_test_images, resolve_target
+from tlcore.explain.saved import load_explanation, save_explanation
+from tlcore.store import load_run
+
+
+@pytest.fixture(scope="module")
+def run(saved_run):
+    ws, _, run_id = saved_run
+    return load_run(ws, run_id)
+
+
+def test_filters_follow_the_recorded_test_predictions(saved_run, run):
+    _, dataset, _ = saved_run
+    everything = pick_test_images(run, dataset, "all", limit=100)
+    assert len(everything) == len(run.split.test)
+    wrong = pick_test_images(run, dataset, "wrong", limit=100)
+    correct = pick_test_images(run, dataset, "correct", limit=100)
+    assert {p.index for p in wrong} | {p.index for p in correct} == {p.index for p in everything}
+    assert all(p.predicted != p.true_label for p in wrong) and all(p.predicted == p.true_label for p in correct)
+    mistakes = pick_test_images(run, dataset, "confident-mistakes", limit=100)
+    assert [p.probability for p in mistakes] == sorted((p.probability for p in wrong), reverse=True)
+    only_blue = pick_test_images(run, dataset, "all", class_index=dataset.classes.index("blue"), limit=100)
+    assert only_blue and all(dataset.classes[p.true_label] == "blue" for p in only_blue)
+    assert len(pick_test_images(run, dataset, "all", limit=3)) == 3
+    with pytest.raises(ExplainError, match="filter 'odd' is unknown"):
+        pick_test_images(run, dataset, "odd")
+
+
+def test_targets():
+    classes = ("a", "b", "c")
+    assert resolve_target("predicted", classes, 1, 2) == 1
+    assert resolve_target("true", classes, 1, 2) == 2
+    assert resolve_target("c", classes, 1, None) == 2
+    assert resolve_target(0, classes, 1, None) == 0
+    with pytest.raises(ExplainError, match="needs the images' true classes"):
+        resolve_target("true", classes, 1, None)
+    with pytest.raises(ExplainError, match="not 'predicted', 'true' or one of the run's classes"):
+        resolve_target("d", classes, 1, None)
+    with pytest.raises(ExplainError, match="out of range"):
+        resolve_target(7, classes, 1, None)
+
+
+def test_explain_test_images_with_checks(saved_run, run):
+    ws, dataset, _ = saved_run
+    picks = pick_test_images(run, dataset, "all", limit=3)
+    before = [p.clone() for p in run.model.parameters()]
+    result = explain_test_images(ws, run, picks, ["gradcam", "saliency"], target="true", sanity=True,
+                                 check_faithfulness=True)
+    assert result.methods == ("gradcam", "saliency") and len(result.images) == 3
+    for pick, item in zip(picks, result.images):
+        assert item.image.shape == (48, 48, 3) and item.image.dtype == np.uint8
+        assert item.target == pick.true_label and item.true_label == pick.true_label
+        assert item.predicted == pick.predicted  # same model, same preprocessing as the recorded test predictions
+        assert item.probs[item.predicted] == pytest.approx(pick.probability, abs=1e-5)
+        for method in result.methods:
+            assert item.maps[method].map.shape == (48, 48)
+    assert set(result.sanity) == {"gradcam", "saliency"} and len(result.faithfulness["saliency"]) == 3
+    assert all(torch.equal(a, b) for a, b in zip(before, run.model.parameters()))  # the shared model is untouched
+    assert hook_count(run.model) == 0
+
+
+def test_uploaded_images_are_preprocessed_like_the_run(saved_run, run, tmp_path):
+    ws, _, _ = saved_run
+    picture = np.zeros((60, 90, 3), dtype=np.uint8)
+    picture[:, :, 2] = 200  # blue, wider than tall: resized and centre-cropped to 48 x 48
+    path = tmp_path / "blue.png"
+    Image.fromarray(picture).save(path)
+    result = explain_run(ws, run.id, [path, path.read_bytes()], "occlusion", names=["a", "b"],
+                         settings={"window": 8, "stride": 8}, target="red")
+    assert [im.name for im in result.images] == ["a", "b"]
+    assert all(im.target == run.classes.index("red") and im.true_label is None for im in result.images)
+    assert result.images[0].image.shape == (48, 48, 3) and result.images[0].image[..., 2].mean() > 150
+    assert np.array_equal(result.images[0].maps["occlusion"].map, result.images[1].maps["occlusion"].map)
+    with pytest.raises(ExplainError, match="unknown method 'lime'"):
+        explain_run(ws, run, [path], ["lime"])
+    with pytest.raises(ExplainError, match="ExplainConfig.steps"):
+        explain_run(ws, run, [path], "integrated-gradients", settings={"steps": 0})
+
+
+def test_saved_explanations_round_trip(saved_run, run, tmp_path):
+    ws, dataset, _ = saved_run
+    picks = pick_test_images(run, dataset, "all", limit=2)
+    result = explain_test_images(ws, run, picks, ["integrated-gradients"], sanity=True, check_faithfulness=True,
+                                 settings={"steps": 4})
+    back = load_explanation(save_explanation(tmp_path / "x", result))
+    assert back.run_id == result.run_id and back.classes == result.classes and back.methods == result.methods
+    assert back.sanity == result.sanity and back.faithfulness == result.faithfulness
+    for a, b in zip(result.images, back.images):
+        assert np.array_equal(a.image, b.image) and np.allclose(a.probs, b.probs)
+        assert (a.name, a.predicted, a.true_label, a.target) == (b.name, b.predicted, b.true_label, b.target)
+        assert np.array_equal(a.maps["integrated-gradients"].map, b.maps["integrated-gradients"].map)
+        assert a.maps["integrated-gradients"].delta == b.maps["integrated-gradients"].delta
+    with pytest.raises(ExplainError, match="no readable explanation"):
+        load_explanation(tmp_path / "nothing")

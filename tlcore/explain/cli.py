@@ -1,0 +1,123 @@
+"""``python -m tlcore explain`` and ``python -m tlcore report``: attribution maps and the review report, headless.
+
+Registered by :func:`add_explain_commands` (listed in ``tlcore.cli_extensions.EXTENSIONS``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+from typing import Any
+
+from ..errors import TlcoreError
+from ..workspace import Workspace
+from .config import METHOD_NAMES
+from .overlay import SIGNS
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def add_explain_commands(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    """Add the ``explain`` and ``report`` subcommands to the main CLI's subparsers."""
+    p = subparsers.add_parser("explain", parents=[common], help="write attribution-map overlays for images",
+                              description="Explain a saved run's predictions: one overlay PNG per image.")
+    p.set_defaults(handler=cmd_explain)
+    p.add_argument("--run", required=True, help="run id")
+    p.add_argument("--method", required=True, choices=METHOD_NAMES, help="attribution method")
+    p.add_argument("--out", required=True, help="folder for the overlay PNGs (created if needed)")
+    p.add_argument("--target", default="predicted", help="class to explain: 'predicted' (default) or a class name")
+    p.add_argument("--sign", default="positive", choices=SIGNS, help="which evidence to colour (positive)")
+    p.add_argument("--opacity", type=float, default=0.5, help="map opacity over the image, 0-1 (0.5)")
+    p.add_argument("--no-sanity", action="store_true", help="skip the model-randomisation sanity check")
+    p.add_argument("--faithfulness", action="store_true", help="also score each map by deletion/insertion")
+    g = p.add_argument_group("method settings")
+    g.add_argument("--steps", type=int, help="Integrated Gradients steps (32)")
+    g.add_argument("--samples", type=int, help="SmoothGrad / GradientShap samples (10)")
+    g.add_argument("--window", type=int, help="Occlusion window in px (32)")
+    g.add_argument("--stride", type=int, help="Occlusion stride in px (16)")
+    p.add_argument("images", nargs="+", help="image files")
+
+    r = subparsers.add_parser("report", parents=[common], help="write a run's review report as one HTML file",
+                              description="Dataset summary, metrics, confusion matrix, a gallery of correct and "
+                                          "wrong predictions with attribution maps, and the sanity-check results.")
+    r.set_defaults(handler=cmd_report)
+    r.add_argument("--run", required=True, help="run id")
+    r.add_argument("--out", required=True, help="the .html file to write")
+    r.add_argument("--methods", default="gradcam,integrated-gradients",
+                   help="comma-separated methods for the gallery (gradcam,integrated-gradients)")
+    r.add_argument("--per-group", type=int, default=4, help="images per gallery, correct and wrong (4)")
+    r.add_argument("--sanity-images", type=int, default=4, help="images used by the sanity check (4)")
+
+
+def cmd_explain(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
+    """Overlay PNGs (and, unless --no-sanity, the sanity check) for the given images."""
+    from PIL import Image
+
+    from ..cli import StderrProgress
+    from .overlay import overlay
+    from .runs import explain_run
+
+    missing = [p for p in args.images if not Path(p).is_file()]
+    if missing:
+        raise TlcoreError(f"{missing[0]}: no such image file")
+    if not 0.0 <= args.opacity <= 1.0:
+        raise TlcoreError(f"--opacity must be between 0 and 1, got {args.opacity}")
+    settings = {k: getattr(args, k) for k in ("steps", "samples", "window", "stride") if getattr(args, k) is not None}
+    target: Any = int(args.target) if args.target.isdigit() else args.target
+    result = explain_run(ws, args.run, [Path(p) for p in args.images], [args.method], target=target,
+                         names=list(args.images), settings=settings, sanity=not args.no_sanity,
+                         check_faithfulness=args.faithfulness, on_event=StderrProgress(args.quiet))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    sanity = result.sanity.get(args.method)
+    rows = []
+    for i, (path, item) in enumerate(zip(args.images, result.images)):
+        png = out / f"{i:03d}_{_SAFE.sub('_', Path(path).stem)}_{args.method}.png"
+        Image.fromarray(overlay(item.image, item.maps[args.method].map, args.sign, args.opacity)).save(png)
+        attribution = item.maps[args.method]
+        row: dict[str, Any] = {
+            "image": str(path),
+            "prediction": {"class": result.classes[item.predicted], "probability": float(item.probs[item.predicted])},
+            "target": result.classes[item.target],
+            "png": str(png),
+            "seconds": attribution.seconds,
+        }
+        if attribution.delta is not None:
+            row["convergence_delta"] = attribution.delta
+        if sanity is not None:
+            row["sanity"] = {"passed": sanity.per_image_passed[i], "rank_correlation": sanity.steps[-1].per_image[i],
+                             "verdict": sanity.verdict}
+        if args.faithfulness:
+            f = result.faithfulness[args.method][i]
+            row["faithfulness"] = {"score": f.score, "deletion_auc": f.deletion_auc,
+                                   "random_deletion_auc": f.random_deletion_auc, "insertion_auc": f.insertion_auc,
+                                   "verdict": f.verdict}
+        rows.append(row)
+        if not args.json:
+            pred = row["prediction"]
+            print(f"{path}: {pred['class']} {pred['probability']:.1%} -> {png}")
+    if sanity is not None and not args.json:
+        print(sanity.verdict)
+    return {"run_id": args.run, "method": args.method, "images": rows}
+
+
+def cmd_report(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
+    """Write the review report."""
+    from ..cli import StderrProgress
+    from .run_report import write_run_report
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHOD_NAMES]
+    if unknown or not methods:
+        raise TlcoreError(f"--methods: unknown method {unknown[0] if unknown else '(none)'!r}; "
+                          f"choose from {', '.join(METHOD_NAMES)}")
+    if not args.out.lower().endswith((".html", ".htm")):
+        raise TlcoreError(f"--out {args.out}: the report is an HTML file; give a name ending in .html")
+    if args.per_group < 0 or args.sanity_images < 0:
+        raise TlcoreError("--per-group and --sanity-images must not be negative")
+    path = write_run_report(ws, args.run, args.out, methods=methods, per_group=args.per_group,
+                            sanity_images=args.sanity_images, on_event=StderrProgress(args.quiet))
+    if not args.json:
+        print(f"wrote {path}")
+    return {"run_id": args.run, "report": str(path), "bytes": path.stat().st_size}
