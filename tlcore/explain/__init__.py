@@ -14,7 +14,20 @@ from .layers import CamLayer, find_cam_layer
 from .methods import METHODS, MethodInfo
 from .overlay import CMAPS, SIGNS, colorbar, colorize, normalize_map, overlay, resize_map
 from .report import SECTIONS, GalleryItem, ReportData, png_data_uri, render_report, write_report
+from .run_report import build_run_report, write_run_report
+from .runs import (
+    FILTERS,
+    ExplainedImage,
+    RunExplanation,
+    TestPick,
+    explain_run,
+    explain_test_images,
+    model_inputs,
+    pick_test_images,
+    resolve_target,
+)
 from .sanity import SanityResult, SanityStep, rank_correlation, sanity_check
+from .saved import load_explanation, save_explanation
 
 __all__ = [
     "Attribution",
@@ -22,6 +35,8 @@ __all__ = [
     "CamLayer",
     "ExplainConfig",
     "ExplainError",
+    "ExplainedImage",
+    "FILTERS",
     "Faithfulness",
     "GalleryItem",
     "METHODS",
@@ -29,26 +44,37 @@ __all__ = [
     "MethodInfo",
     "MethodUnavailable",
     "ReportData",
+    "RunExplanation",
     "SECTIONS",
     "SIGNS",
     "SanityResult",
     "SanityStep",
+    "TestPick",
     "borrowed",
+    "build_run_report",
     "colorbar",
     "colorize",
     "explain",
+    "explain_run",
+    "explain_test_images",
     "faithfulness",
     "find_cam_layer",
     "hook_count",
+    "load_explanation",
     "method_availability",
+    "model_inputs",
     "normalize_map",
     "overlay",
+    "pick_test_images",
     "png_data_uri",
     "predict_proba",
     "predicted_targets",
     "rank_correlation",
     "render_report",
     "resize_map",
+    "resolve_target",
     "sanity_check",
+    "save_explanation",
     "write_report",
+    "write_run_report",
 ]

@@ -44,7 +44,9 @@ class ExplainConfig:
         _check_range("internal_batch_size", self.internal_batch_size, 1, MAX_BATCH)
         _check_range("max_side", self.max_side, MIN_SIDE, MAX_SIDE)
         if not 0.0 < self.stdev <= 1.0:
-            raise ExplainError(f"ExplainConfig.stdev must be in (0, 1] (a fraction of the value range), got {self.stdev}")
+            raise ExplainError(
+                f"ExplainConfig.stdev must be in (0, 1] (a fraction of the value range), got {self.stdev}"
+            )
         if self.smooth_base not in SMOOTH_BASES:
             raise ExplainError(f"ExplainConfig.smooth_base must be one of {SMOOTH_BASES}, got {self.smooth_base!r}")
 

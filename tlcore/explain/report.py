@@ -73,7 +73,9 @@ def render_report(data: ReportData) -> str:
     """The report as one HTML document."""
     body = [
         f"<h1>{_e(data.title)}</h1>",
-        f"<p class='muted'>Generated {_e(data.generated)} by the transfer-learning workbench.</p>" if data.generated else "",
+        f"<p class='muted'>Generated {_e(data.generated)} by the transfer-learning workbench.</p>"
+        if data.generated
+        else "",
         _toc(),
         _section("summary", _facts(data.summary) + "".join(f"<p>{_e(n)}</p>" for n in data.notes)),
         _section("dataset", _facts(data.dataset)),
@@ -180,7 +182,10 @@ def _gallery(items: Sequence[GalleryItem], empty: str) -> str:
 
 
 def _figure(image: np.ndarray, caption: str) -> str:
-    return f"<figure><img alt='{_e(caption)}' src='{png_data_uri(image)}'><figcaption>{_e(caption)}</figcaption></figure>"
+    return (
+        f"<figure><img alt='{_e(caption)}' src='{png_data_uri(image)}'>"
+        f"<figcaption>{_e(caption)}</figcaption></figure>"
+    )
 
 
 def _sanity(results: Sequence[SanityResult]) -> str:

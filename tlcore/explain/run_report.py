@@ -128,5 +128,9 @@ def _dataset_facts(dataset, run: "LoadedRun") -> dict[str, Any]:
         "images": len(dataset.records),
         "classes": len(dataset.classes),
         "images per class": dataset.class_counts(),
-        "split (images)": {"train": len(run.split.train), "validation": len(run.split.val), "test": len(run.split.test)},
+        "split (images)": {
+            "train": len(run.split.train),
+            "validation": len(run.split.val),
+            "test": len(run.split.test),
+        },
     }

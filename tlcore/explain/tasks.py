@@ -13,7 +13,6 @@ import logging
 import secrets
 import time
 from pathlib import Path
-from typing import Any
 
 from ..errors import TlcoreError
 from ..events import CancelToken, EventCallback
