@@ -1,7 +1,7 @@
-"""Images on pages: cached thumbnails of stored images, grids with plain-text captions, the augmentation preview.
+"""Images on pages: cached thumbnails of stored images, grids with captions, the augmentation preview.
 
-Captions under images are plain text in Streamlit (never markdown), so uploaded file and class names are safe
-there; they are shortened to keep the grid tidy.
+Streamlit renders image captions as markdown, so every caption (file and class names from uploads) is escaped;
+captions are shortened to keep the grid tidy.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import streamlit as st
 from PIL import Image
 
 from ui import state
-from ui.text import shorten
+from ui.text import md_escape, shorten
 
 if TYPE_CHECKING:
     from tlcore.augment import AugmentConfig
@@ -44,11 +44,11 @@ def thumbnail(content_hash: str, side: int = THUMB) -> bytes:
 
 
 def grid(images: Sequence, captions: Sequence[str], columns: int = 6, width: int = THUMB) -> None:
-    """Images (PNG bytes or PIL images) in rows of ``columns`` with plain-text captions."""
+    """Images (PNG bytes or PIL images) in rows of ``columns``; captions are shown as typed (markdown-escaped)."""
     for start in range(0, len(images), columns):
         cols = st.columns(columns)
         for col, image, caption in zip(cols, images[start:start + columns], captions[start:start + columns]):
-            col.image(image, caption=shorten(caption, 28), width=width)
+            col.image(image, caption=md_escape(shorten(caption, 28)), width=width)
 
 
 def class_samples(dataset: "Dataset", per_class: int = 6, seed: int = 0) -> None:

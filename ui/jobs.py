@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable
 import streamlit as st
 
 from ui import state
+from ui.text import md_escape
 
 if TYPE_CHECKING:
     from tlcore.jobs import JobManager, JobStatus
@@ -24,7 +25,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
-STATE_ICONS = {"queued": "⏳", "running": "⚙️", "done": "✅", "failed": "❌", "cancelled": "⏹️", "interrupted": "⚠️"}
+STATE_ICONS = {"queued": ":material/hourglass_empty:", "running": ":material/autorenew:", "done": ":material/check_circle:",
+               "failed": ":material/error:", "cancelled": ":material/cancel:", "interrupted": ":material/warning:"}
 
 
 @st.cache_resource(show_spinner=False)
@@ -123,13 +125,14 @@ def cancel_button(status: "JobStatus") -> None:
 
 def outcome(status: "JobStatus") -> None:
     """A short message for a finished job that did not succeed (the reason, never a traceback)."""
-    icon = STATE_ICONS.get(status.state, "")
+    icon = STATE_ICONS.get(status.state)
+    reason = md_escape(status.error or "no reason was recorded")
     if status.state == "failed":
-        st.error(f"{icon} The job failed: {status.error or 'no reason was recorded'}")
+        st.error(f"The job failed: {reason}", icon=icon)
     elif status.state == "cancelled":
-        st.warning(f"{icon} The job was cancelled.")
+        st.warning(f"The job was cancelled: {reason}.", icon=icon)
     elif status.state == "interrupted":
-        st.warning(f"{icon} The job was interrupted: {status.error}. Start it again when you are ready.")
+        st.warning(f"The job was interrupted: {reason}. Start it again when you are ready.", icon=icon)
 
 
 @st.fragment(run_every=POLL_SECONDS)

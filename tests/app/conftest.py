@@ -68,8 +68,9 @@ def texts(at: AppTest) -> list[str]:
 
 
 def markdowns(at: AppTest) -> list[str]:
-    """Every markdown-rendered string: markdown, captions, alerts."""
+    """Every markdown-rendered string: markdown, captions (also under images), alerts."""
     out = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    out += [caption for image in at.image for caption in image.captions]
     return out + [a.value for kind in (at.info, at.warning, at.error, at.success) for a in kind]
 
 

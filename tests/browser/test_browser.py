@@ -1,0 +1,253 @@
+"""Real-browser tests: start ``streamlit run app.py`` and drive Debian's Chromium with Playwright.
+
+1. A new user's path: Try the demo -> train a short feature-extraction run -> test accuracy and confusion matrix
+   -> predict on test images -> the run in the Runs table.
+2. Two browser contexts (two users) import different datasets and train at the same time; each sees its own result.
+
+Screenshots go to ``$TLCORE_SCREENSHOTS`` (default: a temporary folder) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from ..synthetic import write_class_folder
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+TRAIN_TIMEOUT_MS = 900_000  # a cold feature pass of EfficientNet-Lite0 over the digits on 2 shared cores
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"streamlit did not become healthy within {timeout:g} s:\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="module")
+def shots() -> Path:
+    folder = Path(os.environ.get("TLCORE_SCREENSHOTS") or tempfile.mkdtemp(prefix="tlcore-shots-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app on a free port with a fresh workspace; stopped (with its job workers) at the end."""
+    workspace = tmp_path_factory.mktemp("browser-ws")
+    log = tmp_path_factory.mktemp("browser-log") / "streamlit.log"
+    port = _free_port()
+    env = os.environ | {"TLCORE_WORKSPACE": str(workspace), "HF_HUB_OFFLINE": "1"}
+    env.pop("TLCORE_TEST_BACKBONES", None)  # the real user's catalogue
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+             "--server.port", str(port), "--server.address", "127.0.0.1"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc, log)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def settle(page, timeout: float = 120_000) -> None:
+    """Wait until the script run triggered by the last action has finished."""
+    page.wait_for_timeout(400)  # let the rerun start
+    page.wait_for_selector(IDLE, timeout=timeout)
+
+
+def open_app(browser, url: str):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_selector(IDLE, timeout=120_000)
+    return context, page
+
+
+def go_to(page, title: str) -> None:
+    page.locator("[data-testid='stSidebarNav']").get_by_text(title, exact=True).click()
+    settle(page)
+    page.get_by_role("heading", name=title).first.wait_for()
+
+
+def start_quick_training(page, epochs: int = 3) -> None:
+    """Feature extraction with the default offline backbone, a few epochs."""
+    page.get_by_role("heading", name="Train").first.wait_for()
+    page.get_by_text("weights available offline").first.wait_for()
+    epochs_box = page.get_by_label("Epochs", exact=True)
+    epochs_box.fill(str(epochs))
+    epochs_box.press("Enter")
+    settle(page)
+    page.get_by_role("button", name="Start training").click()
+    settle(page)
+
+
+def wait_for_results(page) -> str:
+    """Wait for the finished run; return the test accuracy as shown."""
+    metric = page.locator("[data-testid='stMetric']").filter(has_text="Test accuracy")
+    metric.wait_for(timeout=TRAIN_TIMEOUT_MS)
+    page.wait_for_selector(IDLE, timeout=60_000)
+    page.locator(".js-plotly-plot").filter(has_text="Confusion matrix").first.wait_for(timeout=60_000)
+    return metric.locator("[data-testid='stMetricValue']").inner_text()
+
+
+def percent(text: str) -> float:
+    match = re.fullmatch(r"\s*([\d.]+)%\s*", text)
+    assert match, f"not a percentage: {text!r}"
+    return float(match.group(1)) / 100
+
+
+def heatmap_ticks(page) -> set[str]:
+    plot = page.locator(".js-plotly-plot").filter(has_text="Confusion matrix").first
+    return {t.strip() for t in plot.locator(".xtick text").evaluate_all("els => els.map(e => e.textContent)")}
+
+
+def test_demo_train_results_predict_runs(browser, server, shots):
+    context, page = open_app(browser, server)
+    try:
+        page.get_by_text("Transfer-learning workbench").first.wait_for()
+        page.screenshot(path=shots / "01-home.png", full_page=True)
+        page.get_by_role("button", name="Try the demo").click()
+        settle(page)
+        start_quick_training(page)
+        page.locator("[data-testid='stProgress']").first.wait_for(timeout=120_000)
+        page.locator("[data-testid='stProgress']").first.scroll_into_view_if_needed()
+        page.screenshot(path=shots / "02-training.png", full_page=True)
+        accuracy = percent(wait_for_results(page))
+        assert accuracy > 0.5, f"feature extraction on the digits should beat chance by far, got {accuracy:.1%}"
+        assert heatmap_ticks(page) == {str(d) for d in range(10)}
+        page.get_by_text("Test images the model got most wrong").wait_for()
+        page.locator(".js-plotly-plot").filter(has_text="Confusion matrix").first.scroll_into_view_if_needed()
+        sidebar = page.locator("[data-testid='stSidebar']")
+        assert "digits (demo)" in sidebar.inner_text()
+        page.screenshot(path=shots / "03-results.png", full_page=True)
+
+        go_to(page, "Predict")
+        page.get_by_text("Images from the run's test split").click()
+        settle(page)
+        page.get_by_role("button", name="Predict").click()
+        settle(page)
+        page.get_by_text("Correct").first.wait_for()
+        assert page.locator("[data-testid='stImage']").count() >= 12
+        assert "digits (demo)" in sidebar.inner_text()  # the sidebar follows the user from page to page
+        page.screenshot(path=shots / "04-predict.png", full_page=True)
+
+        go_to(page, "Runs")
+        page.get_by_text("Click a column header to sort").wait_for()
+        assert page.locator("[data-testid='stDataFrame']").count() == 1
+        page.screenshot(path=shots / "05-runs.png", full_page=True)
+        assert page.locator("[data-testid='stException']").count() == 0
+    finally:
+        context.close()
+
+
+HOSTILE = {"red": "**red**", "green": "<i>green", "blue": "blue"}  # class folder names that look like markup
+
+
+def _colour_zip(tmp_path: Path) -> Path:
+    """A zip of three colour classes whose folder names look like markdown and HTML."""
+    root = write_class_folder(tmp_path / "colours", classes=tuple(HOSTILE), n_per_class=12, size=32)
+    archive = tmp_path / "colours.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(root.rglob("*.png")):
+            zf.write(path, f"{HOSTILE[path.parent.name]}/{path.name}")
+    return archive
+
+
+def test_two_sessions_train_at_the_same_time_and_each_sees_its_own_result(browser, server, shots, tmp_path):
+    archive = _colour_zip(tmp_path)
+    ctx_a, page_a = open_app(browser, server)
+    ctx_b, page_b = open_app(browser, server)
+    try:
+        page_a.get_by_role("button", name="Try the demo").click()
+        settle(page_a)
+
+        go_to(page_b, "Data")
+        page_b.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(str(archive))
+        page_b.get_by_text("colours.zip").first.wait_for()
+        settle(page_b)
+        page_b.get_by_role("button", name="Import").click()
+        settle(page_b)
+        page_b.get_by_text("colours  (id").wait_for()
+        page_b.get_by_text("**red** — 12 images", exact=True).wait_for()  # shown as typed, not as bold
+        page_b.get_by_text("<i>green — 12 images", exact=True).wait_for()
+        assert page_b.locator("[data-testid='stMain'] strong", has_text=re.compile(r"^red\b")).count() == 0
+        assert page_b.locator("[data-testid='stMain'] i", has_text=re.compile(r"^green\b")).count() == 0
+        caption = page_b.get_by_text(re.compile(r"^\*\*red\*\*/red_\d+\.png$")).first  # image captions too
+        caption.wait_for()
+        caption.scroll_into_view_if_needed()
+        page_b.screenshot(path=shots / "06-second-session-upload.png", full_page=True)
+        go_to(page_b, "Train")
+
+        start_quick_training(page_a, epochs=2)
+        start_quick_training(page_b, epochs=2)
+        page_b.locator("[data-testid='stProgress']").first.scroll_into_view_if_needed()
+        page_b.screenshot(path=shots / "07-second-session-waiting.png", full_page=True)
+        wait_for_results(page_a)
+        wait_for_results(page_b)
+        assert heatmap_ticks(page_a) == {str(d) for d in range(10)}
+        assert heatmap_ticks(page_b) == set(HOSTILE.values())  # plotly shows the names as typed
+        assert any("on digits (demo)" in t for t in page_a.locator("[data-testid='stText']").all_inner_texts())
+        assert any("on colours" in t for t in page_b.locator("[data-testid='stText']").all_inner_texts())
+        assert "colours" in page_b.locator("[data-testid='stSidebar']").inner_text()
+        for name, page in (("08-session-a", page_a), ("09-session-b", page_b)):
+            page.locator(".js-plotly-plot").filter(has_text="Confusion matrix").first.scroll_into_view_if_needed()
+            page.screenshot(path=shots / f"{name}.png", full_page=True)
+
+        page_b.reload()  # a refresh keeps the session's jobs, dataset and run (they live in the URL and on disk)
+        page_b.wait_for_selector(IDLE, timeout=120_000)
+        wait_for_results(page_b)
+        assert heatmap_ticks(page_b) == set(HOSTILE.values())
+    finally:
+        ctx_a.close()
+        ctx_b.close()
