@@ -3,8 +3,13 @@
 With glibc's defaults every large activation buffer is mmap'd and munmap'd per batch (about a million page
 faults per 200 images at 224 px), halving inference speed. Raising the mmap and trim thresholds and using a
 single arena keeps those buffers in the heap. Applied *after* torch is imported it makes things worse, so
-this does nothing if torch is already loaded. Child processes (job workers) get the same settings through
-the ``MALLOC_*`` environment variables from :func:`allocator_env`.
+this does nothing if torch is already loaded.
+
+Two routes, same settings: a process started by tlcore (a job worker, the benchmark's probes) gets them from
+its first allocation through the ``MALLOC_*`` environment variables of :func:`allocator_env`; a process started
+by someone else (Streamlit, ``python -m tlcore``, a notebook) gets them through ``mallopt`` when ``tlcore`` is
+imported, which is why ``import tlcore`` must come before ``import torch``. ``TLCORE_MALLOC_TUNING=0`` turns
+both off. :func:`allocator_status` says which route is in force (``benchmarks/run.py`` measures both).
 """
 
 from __future__ import annotations
@@ -20,11 +25,22 @@ _M_MMAP_THRESHOLD = -3
 _M_ARENA_MAX = -8
 
 _THRESHOLD = 1 << 30  # 1 GiB: larger than any activation buffer we allocate
-_applied = False
+_ENV_VARS = ("MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
+_status = "not applied yet"
+
+
+def tuning_enabled() -> bool:
+    """False when the user switched the tuning off with ``TLCORE_MALLOC_TUNING=0``."""
+    return os.environ.get("TLCORE_MALLOC_TUNING", "1") != "0"
 
 
 def allocator_env() -> dict[str, str]:
-    """Environment variables that give a child process the same malloc settings from its first allocation."""
+    """Environment variables that give a child process the same malloc settings from its first allocation.
+
+    Empty when the tuning is switched off, so the child then runs with glibc's defaults too.
+    """
+    if not tuning_enabled():
+        return {}
     return {
         "MALLOC_ARENA_MAX": "1",
         "MALLOC_MMAP_THRESHOLD_": str(_THRESHOLD),
@@ -32,30 +48,51 @@ def allocator_env() -> dict[str, str]:
     }
 
 
+def allocator_status() -> str:
+    """How malloc is set up in this process: ``"environment"``, ``"mallopt"``, ``"off (TLCORE_MALLOC_TUNING=0)"``,
+    ``"not applied: torch was imported before tlcore"``, ``"unsupported: ..."`` or ``"not applied yet"``."""
+    return _status
+
+
+def _libc() -> ctypes.CDLL | None:
+    for name in (None, ctypes.util.find_library("c")):  # the running process's symbols first: no subprocess
+        try:
+            libc = ctypes.CDLL(name)
+            libc.mallopt  # noqa: B018  raises AttributeError when absent
+            return libc
+        except (OSError, AttributeError, TypeError):
+            continue
+    return None
+
+
 def tune_allocator() -> bool:
     """Apply the settings through ``mallopt`` if safe; return True if they are in force."""
-    global _applied
-    if _applied:
+    global _status
+    if _status in ("environment", "mallopt"):
         return True
-    if os.environ.get("TLCORE_MALLOC_TUNING", "1") == "0":
+    if not tuning_enabled():
+        _status = "off (TLCORE_MALLOC_TUNING=0)"
         return False
-    if os.environ.get("MALLOC_MMAP_THRESHOLD_") and os.environ.get("MALLOC_ARENA_MAX"):
-        _applied = True  # set by the environment before the process started
+    if all(os.environ.get(v) for v in _ENV_VARS):
+        _status = "environment"  # set before the process started, so in force from its first allocation
         return True
-    if "torch" in sys.modules or not sys.platform.startswith("linux"):
+    if "torch" in sys.modules:
+        _status = "not applied: torch was imported before tlcore"
         return False
-    name = ctypes.util.find_library("c")
-    if not name:
+    if not sys.platform.startswith("linux"):
+        _status = f"unsupported: {sys.platform} has no glibc malloc"
         return False
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False  # not glibc (musl has no mallopt)
+    libc = _libc()
+    if libc is None:
+        _status = "unsupported: no mallopt in the C library (not glibc)"
+        return False
+    mallopt = libc.mallopt
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    ok = all(
-        mallopt(param, value) == 1
-        for param, value in ((_M_ARENA_MAX, 1), (_M_MMAP_THRESHOLD, _THRESHOLD), (_M_TRIM_THRESHOLD, _THRESHOLD))
-    )
-    _applied = ok
-    return ok
+    mallopt.restype = ctypes.c_int
+    results = [mallopt(param, value) for param, value in (
+        (_M_ARENA_MAX, 1), (_M_MMAP_THRESHOLD, _THRESHOLD), (_M_TRIM_THRESHOLD, _THRESHOLD))]
+    if all(r == 1 for r in results):
+        _status = "mallopt"
+        return True
+    _status = f"unsupported: mallopt refused the settings (returned {results})"
+    return False
