@@ -9,7 +9,6 @@ can't be split into stages, does every step run the whole network on freshly loa
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import logging
 import math
@@ -24,9 +23,10 @@ from .augment import NO_AUGMENT, AugmentConfig, eval_transform, train_transform
 from .backbones import DEFAULT_BACKBONE, Backbone, create_backbone
 from .errors import TlcoreError
 from .events import CancelToken, EpochEnd, EventCallback, Message, ProgressTimer, ignore_event
-from .features import DEFAULT_MEMORY_LIMIT, CacheKey, batched_images, cached_rows, run_frozen
+from .features import DEFAULT_MEMORY_LIMIT, CacheKey, batched_images, cached_rows, iter_frozen
 from .metrics import classification_metrics
 from .predict import predict_stored
+from .runtime import torch_threads
 from .schedules import SCHEDULES, lr_factor
 from .strategies import StrategyConfig, param_groups, trainable_group_count, uses_pretrained
 from .workspace import Workspace
@@ -191,10 +191,10 @@ class _Trainer:
         hashes = [self.hashes[i] for i in indices]
         transform = self.eval_tf if view == "eval" else self.train_tf
 
-        def compute(missing: list[str]) -> np.ndarray:
+        def compute(missing: list[str]) -> Iterator[np.ndarray]:  # streamed, so a large fill goes straight to disk
             seeds = None if view == "eval" else [_stable_seed(self.config.seed, view, h) for h in missing]
             phase = "features" if view == "eval" else f"augmented features ({view.split('/')[0]})"
-            return run_frozen(frozen, self.ws, missing, transform, phase, self.on_event, self.cancel, seeds=seeds)
+            return iter_frozen(frozen, self.ws, missing, transform, phase, self.on_event, self.cancel, seeds=seeds)
 
         start = time.perf_counter()
         rows, positions, stats = cached_rows(self.ws, self._key(boundary, view), hashes, compute,
@@ -240,7 +240,10 @@ class _Trainer:
             gen = np.random.default_rng(_stable_seed(cfg.seed, "views", epoch))
             views = gen.integers(0, len(bank), size=len(train_idx))
             for batch in self.batch_order(epoch, len(train_idx)):
-                x = np.stack([bank[views[i]][0][bank[views[i]][1][i]] for i in batch])
+                if len(bank) == 1:  # one gather per batch (a memory-mapped entry reads just these rows)
+                    x = np.asarray(bank[0][0][bank[0][1][batch]])
+                else:
+                    x = np.stack([bank[views[i]][0][bank[views[i]][1][i]] for i in batch])
                 yield torch.from_numpy(x), self.labels[train_idx[batch]]
 
         def val_batches() -> Iterator[tuple["torch.Tensor", "torch.Tensor"]]:
@@ -336,6 +339,40 @@ def _evaluate(phase: _PhaseData, n_classes: int) -> tuple[float, np.ndarray, np.
     return loss_sum / n, np.concatenate(probs), np.concatenate(labels)
 
 
+def _balanced_accuracy(labels: np.ndarray, probs: np.ndarray, n_classes: int) -> float:
+    """Mean recall over the classes present in ``labels`` (as :func:`classification_metrics` computes it), without
+    scikit-learn's per-call overhead: it runs every epoch."""
+    if len(labels) == 0:
+        return float("nan")
+    support = np.bincount(labels, minlength=n_classes)
+    hits = np.bincount(labels[probs.argmax(1) == labels], minlength=n_classes)
+    present = support > 0
+    return float(np.mean(hits[present] / support[present]))
+
+
+def _changing_state_keys(model: "TransferModel", strategy: StrategyConfig, epochs: int) -> set[str]:
+    """State-dict keys that training can change: everything but the groups frozen in every epoch.
+
+    Frozen groups keep their weights and, staying in eval mode, their BatchNorm statistics, so the best epoch's
+    snapshot needs only the rest: for feature extraction that is the head alone, not the whole backbone.
+    """
+    n_groups = model.num_groups
+    most = max(trainable_group_count(strategy, n_groups, e) for e in range(epochs))
+    static = {f"backbone.{p}" for g in model.groups[:n_groups - most] for p in g.param_names}
+    owned: dict[str, list[str]] = {}
+    for name, _ in model.named_parameters():
+        owned.setdefault(name.rpartition(".")[0], []).append(name)
+    keys = set()
+    for key in model.state_dict():
+        if key in static:
+            continue
+        params = owned.get(key.rpartition(".")[0])
+        if params and key not in params and all(p in static for p in params):
+            continue  # a buffer (BatchNorm statistics) of an always-frozen module
+        keys.add(key)
+    return keys
+
+
 def _improved(monitor: str, value: float, best: float | None) -> bool:
     if best is None or math.isnan(best):
         return not math.isnan(value)
@@ -400,6 +437,7 @@ def train(ws: Workspace, dataset: "Dataset", config: TrainConfig, split: "Split 
     current_trainable, max_trainable_params, cache_bytes = -1, 0, 0
     modes: list[str] = []
     train_seconds = 0.0
+    changing = _changing_state_keys(model, strategy, config.epochs)
 
     for epoch in range(config.epochs):
         n_trainable = trainable_group_count(strategy, n_groups, epoch)
@@ -421,27 +459,28 @@ def train(ws: Workspace, dataset: "Dataset", config: TrainConfig, split: "Split 
         timer = ProgressTimer(f"epoch {epoch + 1}/{config.epochs}", steps_per_epoch, on_event)
         model.train()
         loss_sum, correct, seen = 0.0, 0, 0
-        for x, y in phase.train_batches(epoch):
-            cancel.raise_if_cancelled()
-            factor = lr_factor(config.schedule, step / total_steps)
-            for g in optimizer.param_groups:
-                g["lr"] = g["base_lr"] * factor
-            logits = phase.forward(x)
-            loss = loss_fn(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            step += 1
-            loss_sum += float(loss.detach()) * len(y)
-            correct += int((logits.detach().argmax(1) == y).sum())
-            seen += len(y)
-            timer.update(min(seen // config.batch_size + (seen % config.batch_size > 0), steps_per_epoch))
-        model.eval()
-        val_loss, val_probs, val_labels = _evaluate(phase, n_classes)
+        # a head on cached features is too small to share between threads: hand-offs would cost more than they save
+        with torch_threads(1 if phase.mode == "features" else None):
+            for x, y in phase.train_batches(epoch):
+                cancel.raise_if_cancelled()
+                factor = lr_factor(config.schedule, step / total_steps)
+                for g in optimizer.param_groups:
+                    g["lr"] = g["base_lr"] * factor
+                logits = phase.forward(x)
+                loss = loss_fn(logits, y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                step += 1
+                loss_sum += float(loss.detach()) * len(y)
+                correct += int((logits.detach().argmax(1) == y).sum())
+                seen += len(y)
+                timer.update(min(seen // config.batch_size + (seen % config.batch_size > 0), steps_per_epoch))
+            model.eval()
+            val_loss, val_probs, val_labels = _evaluate(phase, n_classes)
         val_pred = val_probs.argmax(1) if len(val_labels) else np.zeros(0, dtype=np.int64)
         val_acc = float(np.mean(val_pred == val_labels)) if len(val_labels) else float("nan")
-        val_bal = float(classification_metrics(val_labels, val_probs, dataset.classes)["balanced_accuracy"]) \
-            if len(val_labels) else float("nan")
+        val_bal = _balanced_accuracy(val_labels, val_probs, n_classes)
         epoch_seconds = time.perf_counter() - epoch_start
         train_seconds += epoch_seconds
         record = {"epoch": epoch + 1, "train_loss": loss_sum / max(seen, 1), "train_accuracy": correct / max(seen, 1),
@@ -456,7 +495,7 @@ def train(ws: Workspace, dataset: "Dataset", config: TrainConfig, split: "Split 
         value = record[config.monitor]
         if _improved(config.monitor, value, best_value):
             best_value, best_epoch, bad_epochs = value, epoch + 1, 0
-            best_state = copy.deepcopy(model.state_dict())
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items() if k in changing}
         else:
             bad_epochs += 1
             if config.patience and bad_epochs >= config.patience:
@@ -466,7 +505,8 @@ def train(ws: Workspace, dataset: "Dataset", config: TrainConfig, split: "Split 
                 break
 
     if best_state is not None:
-        model.load_state_dict(best_state)
+        missing = model.load_state_dict(best_state, strict=False).missing_keys
+        assert set(missing).isdisjoint(changing), "the best epoch's snapshot lacks a tensor that training changed"
     model.eval()
     assert phase is not None
     _, val_probs, val_labels = _evaluate(phase, n_classes)
