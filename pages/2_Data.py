@@ -60,9 +60,9 @@ st.subheader("Classes")
 datasets.show_class_counts(dataset)
 
 st.subheader("Sample images")
-seed = st.session_state.setdefault("tl_sample_seed", 0)
+seed = st.session_state.setdefault(state.SAMPLE_SEED, 0)
 if st.button("Other samples", key="data-resample"):
-    st.session_state["tl_sample_seed"] = seed = seed + 1
+    st.session_state[state.SAMPLE_SEED] = seed = seed + 1
 images.class_samples(dataset, per_class=6, seed=seed)
 
 st.subheader("Augmentation preview")

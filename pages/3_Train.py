@@ -8,8 +8,6 @@ from tlcore.errors import TlcoreError
 from ui import charts, jobs, results, state, train_form
 from ui.text import md_escape
 
-ADOPTED = "tl_train_adopted"  # id of the last finished training job whose run became the current run
-
 st.title("Train")
 dataset = state.current_dataset()
 if dataset is None:
@@ -62,8 +60,8 @@ if job is not None:
     status = jobs.live(job.id, live_view)
     if status.state == "done" and status.result and status.result.get("run_id"):
         run_id = status.result["run_id"]
-        if st.session_state.get(ADOPTED) != job.id:
-            st.session_state[ADOPTED] = job.id
+        if st.session_state.get(state.TRAIN_ADOPTED) != job.id:
+            st.session_state[state.TRAIN_ADOPTED] = job.id
             state.set_current_run(run_id)
             st.rerun()  # redraw the sidebar with the new current run
         from tlcore.store import get_run

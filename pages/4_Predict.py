@@ -34,7 +34,7 @@ if run_id != current:
 
 SOURCES = ("Upload images", "Images from the run's test split")
 source = st.radio("Images", SOURCES, horizontal=True, key="predict-source")
-generation = st.session_state.setdefault("tl_predict_upload_generation", 0)
+generation = st.session_state.setdefault(state.PREDICT_UPLOAD_GENERATION, 0)
 if source == SOURCES[0]:
     files = st.file_uploader(f"Images to classify (up to {predictions.MAX_IMAGES} at once)",
                              accept_multiple_files=True, key=f"predict-upload-{generation}")
@@ -53,14 +53,14 @@ if st.button("Predict", type="primary", disabled=not ready, key="predict-go"):
                 pictures, names, skipped = predictions.from_uploads(files)
                 truth = [None] * len(pictures)
             else:
-                seed = st.session_state.get("tl_predict_seed", 0) + 1
-                st.session_state["tl_predict_seed"] = seed
+                seed = st.session_state.get(state.PREDICT_SEED, 0) + 1
+                st.session_state[state.PREDICT_SEED] = seed
                 pictures, names, truth = predictions.from_test_split(run, count, seed)
                 skipped = []
             k = min(top_k, len(run.classes))
             st.session_state[state.PREDICTIONS] = predictions.predict(run, pictures, names, truth, k, skipped)
         if source == SOURCES[0]:
-            st.session_state["tl_predict_upload_generation"] = generation + 1  # release the uploaded bytes
+            st.session_state[state.PREDICT_UPLOAD_GENERATION] = generation + 1  # release the uploaded bytes
             st.rerun()
     except TlcoreError as e:
         st.error(f"Prediction failed: {md_escape(str(e))}")

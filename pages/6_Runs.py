@@ -26,7 +26,7 @@ frame = pd.DataFrame([{
 } for r in runs])
 percent = st.column_config.NumberColumn(format="percent")
 st.caption("Click a column header to sort; tick rows to compare them below.")
-generation = st.session_state.setdefault("tl_runs_table_generation", 0)  # bumped on delete: clears the selection
+generation = st.session_state.setdefault(state.RUNS_TABLE_GENERATION, 0)  # bumped on delete: clears the selection
 table = st.dataframe(frame, hide_index=True, on_select="rerun", selection_mode="multi-row",
                      key=f"runs-table-{generation}",
                      column_config={"test accuracy": percent, "balanced accuracy": percent, "macro F1": percent,
@@ -37,7 +37,12 @@ if not selected:
     st.caption("No run selected.")
     st.stop()
 
-records = compare_runs(ws, selected)
+try:
+    records = compare_runs(ws, selected)
+    files_of = {r: run_files(ws, r) for r in selected}
+except TlcoreError as e:  # deleted meanwhile, e.g. from another browser tab
+    st.warning(f"A selected run can't be read any more: {md_escape(str(e))}")
+    st.stop()
 st.subheader(f"Comparing {len(records)} run{'s' if len(records) > 1 else ''}")
 labels = {rec["id"]: f"{rec['id']} {rec.get('strategy', '')}" for rec in records}
 c1, c2 = st.columns(2)
@@ -55,7 +60,7 @@ st.dataframe(metrics, hide_index=True)
 
 st.subheader("One run")
 run_id = st.selectbox("Run", selected, key="runs-one")
-files = run_files(ws, run_id)
+files = files_of[run_id]
 c1, c2, c3, c4 = st.columns(4)
 if c1.button("Make it the current run", key="runs-current", disabled=run_id == state.current_run_id()):
     state.set_current_run(run_id)
@@ -76,5 +81,5 @@ with c4.popover("Delete run"):
             models.forget()
             if state.current_run_id() == run_id:
                 state.set_current_run(None)
-            st.session_state["tl_runs_table_generation"] = generation + 1
+            st.session_state[state.RUNS_TABLE_GENERATION] = generation + 1
             st.rerun()

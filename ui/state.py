@@ -20,11 +20,14 @@ log = logging.getLogger(__name__)
 OWNER = "tl_owner"  # per-browser-session id: who owns the jobs this session submits
 DATASET_ID = "tl_dataset_id"  # the current dataset's id
 RUN_ID = "tl_run_id"  # the current run's id
-IMPORT_REPORT = "tl_import_report"  # the last import's report (tlcore.data.ImportReport)
-TRAIN_JOB = "tl_train_job"  # id of the training job this session started last
-PREDICTIONS = "tl_predictions"  # the Predict page's last result
+PREDICTIONS = "tl_predictions"  # the Predict page's last result (ui.predictions.PredictionSet)
+PREDICT_SEED = "tl_predict_seed"  # bumped per prediction from the test split: a new sample each time
+PREDICT_UPLOAD_GENERATION = "tl_predict_upload_generation"  # bumped after a prediction to clear its uploader
 EVENT_CACHE = "tl_event_cache"  # job id -> events read so far (incremental polling)
 UPLOAD_GENERATION = "tl_upload_generation"  # bumped after an import to clear the file uploaders
+SAMPLE_SEED = "tl_sample_seed"  # which sample images the Data page shows
+TRAIN_ADOPTED = "tl_train_adopted"  # id of the last finished training job whose run became the current run
+RUNS_TABLE_GENERATION = "tl_runs_table_generation"  # bumped after a delete to clear the Runs table's selection
 AUGMENT = "tl_augment"  # the augmentations switched on (tlcore.augment.AugmentConfig), shared by Data and Train
 
 _QUERY_KEYS = {OWNER: "session", DATASET_ID: "dataset", RUN_ID: "run"}
