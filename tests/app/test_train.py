@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
 
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from .conftest import markdowns, open_page, run_until
@@ -112,3 +116,38 @@ def test_tiny_test_backbones_are_hidden_from_normal_users(ws, dataset, monkeypat
     monkeypatch.delenv("TLCORE_TEST_BACKBONES")
     at = open_page(TRAIN, tl_dataset_id=dataset.id)
     assert not any("tests only" in o for o in at.selectbox(key="train-backbone").options)
+
+
+def start_long_job(ws, dataset):
+    at = open_page(TRAIN, tl_dataset_id=dataset.id)
+    at = set_quick_settings(at)
+    at.number_input(key="train-epochs").set_value(200).run()
+    at.button(key="train-start").click().run()
+    from ui.jobs import _manager_for
+
+    manager = _manager_for(str(ws.root))
+    job = manager.list()[0]
+    deadline = time.monotonic() + 120
+    while manager.get(job.id).pid is None:  # wait for the worker to be up
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    return at, manager, manager.get(job.id)
+
+
+def test_a_worker_that_dies_is_shown_as_failed_with_the_reason(ws, dataset):
+    at, _, job = start_long_job(ws, dataset)
+    os.kill(job.pid, signal.SIGKILL)
+    run_until(at, lambda a: len(a.error) > 0)
+    message = at.error[0].value.replace("\\", "")
+    assert "The job failed" in message and "killed by signal 9" in message
+    assert not at.button(key="train-start").disabled
+
+
+def test_a_job_cut_short_by_a_server_stop_is_shown_as_interrupted(ws, dataset):
+    at, manager, _ = start_long_job(ws, dataset)
+    manager.close()  # what a server shutdown does to its jobs
+    st.cache_resource.clear()  # the next run gets a new manager, as after a restart
+    at.run()
+    assert not at.exception
+    warning = next(w.value for w in at.warning if "The job was interrupted" in w.value).replace("\\", "")
+    assert "shut down while this job was running" in warning
