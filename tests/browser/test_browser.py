@@ -29,7 +29,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
-TRAIN_TIMEOUT_MS = 900_000  # a cold feature pass of EfficientNet-Lite0 over the digits on 2 shared cores
+TRAIN_TIMEOUT_MS = 900_000  # generous: a cold feature pass over the digits on 2 busy shared cores
 
 pytestmark = [
     pytest.mark.browser,
@@ -120,14 +120,20 @@ def go_to(page, title: str) -> None:
     page.get_by_role("heading", name=title).first.wait_for()
 
 
-def start_quick_training(page, epochs: int = 3) -> None:
-    """Feature extraction with the default offline backbone, a few epochs."""
+def fill_number(page, label: str, value: int) -> None:
+    box = page.get_by_label(label, exact=True)
+    box.fill(str(value))
+    box.press("Enter")
+    settle(page)
+
+
+def start_quick_training(page, epochs: int = 5, image_size: int = 96) -> None:
+    """Feature extraction with the default offline backbone: a few epochs on small images."""
     page.get_by_role("heading", name="Train").first.wait_for()
     page.get_by_text("weights available offline").first.wait_for()
-    epochs_box = page.get_by_label("Epochs", exact=True)
-    epochs_box.fill(str(epochs))
-    epochs_box.press("Enter")
-    settle(page)
+    fill_number(page, "Epochs", epochs)
+    page.get_by_text("More options").click()
+    fill_number(page, "Image size (px, 0 = the backbone's own)", image_size)
     page.get_by_role("button", name="Start training").click()
     settle(page)
 
