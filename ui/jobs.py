@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
-STATE_ICONS = {"queued": ":material/hourglass_empty:", "running": ":material/autorenew:", "done": ":material/check_circle:",
-               "failed": ":material/error:", "cancelled": ":material/cancel:", "interrupted": ":material/warning:"}
+STATE_ICONS = {"queued": ":material/hourglass_empty:", "running": ":material/autorenew:",
+               "done": ":material/check_circle:", "failed": ":material/error:", "cancelled": ":material/cancel:",
+               "interrupted": ":material/warning:"}
 
 
 @st.cache_resource(show_spinner=False)

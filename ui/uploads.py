@@ -53,7 +53,8 @@ def check_upload(files: Sequence["UploadedFile"], limits: ImportLimits) -> None:
                            f"{human_bytes(limits.max_total_bytes)}")
 
 
-def spool(ws: "Workspace", files: Sequence["UploadedFile"], limits: ImportLimits) -> tuple[Path, list[tuple[str, Path]]]:
+def spool(ws: "Workspace", files: Sequence["UploadedFile"],
+          limits: ImportLimits) -> tuple[Path, list[tuple[str, Path]]]:
     """Write the uploaded files to a new folder under ``ws.uploads``; return it and ``(upload name, path)`` pairs.
 
     Files are stored under numbered names (the uploaded names are metadata only, never paths).
