@@ -25,7 +25,7 @@ def test_strategy_names_and_defaults() -> None:
     assert STRATEGIES == ("feature-extraction", "fine-tune", "full", "gradual", "scratch")
     s = StrategyConfig()
     assert (s.name, s.fine_tune_groups, s.unfreeze_every, s.head_lr, s.backbone_lr_ratio, s.lr_decay) == (
-        "feature-extraction", 2, 2, 1e-3, 0.1, 1.0)
+        "feature-extraction", 2, 2, 3e-3, 0.1, 1.0)
     assert [uses_pretrained(StrategyConfig(name=n)) for n in STRATEGIES] == [True, True, True, True, False]
 
 

@@ -313,7 +313,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("strategy settings")
     g.add_argument("--fine-tune-groups", type=int, help="fine-tune: how many of the last block groups train (2)")
     g.add_argument("--unfreeze-every", type=int, help="gradual: unfreeze one more group every K epochs (2)")
-    g.add_argument("--lr", type=float, help="learning rate of the new head (1e-3)")
+    g.add_argument("--lr", type=float, help="learning rate of the new head (3e-3)")
     g.add_argument("--backbone-lr-ratio", type=float,
                    help="pretrained groups learn this fraction of the head's rate (0.1 = 10x slower)")
     g.add_argument("--lr-decay", type=float, help="each group further down learns this much slower again (1.0)")

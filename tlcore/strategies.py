@@ -27,7 +27,7 @@ class StrategyConfig:
     name: str = "feature-extraction"   # feature-extraction | fine-tune | full | gradual | scratch
     fine_tune_groups: int = 2          # fine-tune: last N block groups train
     unfreeze_every: int = 2            # gradual: one more group every K epochs
-    head_lr: float = 1e-3
+    head_lr: float = 3e-3
     backbone_lr_ratio: float = 0.1     # pretrained groups learn 10x slower than the head
     lr_decay: float = 1.0              # <1: each group further down learns decay x slower
     head: str = "linear"               # linear | mlp
