@@ -20,6 +20,7 @@ if not runs:
 
 from tlcore.explain import (  # noqa: E402  (imported after the empty state: keeps that path light)
     FILTERS, METHODS, SIGNS, build_run_report, explain_run, load_explanation, overlay, pick_test_images, render_report)
+from tlcore.data import load_image  # noqa: E402
 from tlcore.tasks import TASKS  # noqa: E402
 
 ids = list(runs)
@@ -91,8 +92,6 @@ if st.button("Explain", type="primary", disabled=not methods or not (picks or fi
                 params.update(files=[str(p) for _, p in pairs], names=[n for n, _ in pairs])
             st.session_state[JOB] = jobs.submit("explain", params, label=f"explain {run_id}")
         else:
-            from tlcore.data import load_image
-
             progress = jobs.InlineProgress("Computing maps…")
             images = [load_image(ws, p.hash) for p in picks] or [f.getvalue() for f in files]
             st.session_state[RESULT] = explain_run(
@@ -109,8 +108,8 @@ result = st.session_state.get(RESULT)
 if result is not None and result.run_id == run_id:
     st.divider()
     for i, item in enumerate(result.images):
-        mark = "✓" if item.correct else "✗"
-        truth = "" if item.correct is None else f" · true: {md_escape(classes[item.true_label])} {mark}"
+        right = {None: "", True: " ✓", False: " ✗"}[item.correct]
+        truth = "" if item.true_label is None else f" · true: {md_escape(classes[item.true_label])}{right}"
         st.markdown(f"**{md_escape(item.name)}** — predicted **{md_escape(classes[item.predicted])}** "
                     f"({item.probs[item.predicted]:.0%}){truth} · maps explain "
                     f"*{md_escape(classes[item.target])}*")
@@ -118,8 +117,9 @@ if result is not None and result.run_id == run_id:
         columns[0].image(item.image, caption="image", width="stretch")
         for column, method in zip(columns[1:], result.methods):
             a = item.maps[method]
+            delta = "" if a.delta is None else f" · convergence Δ {a.delta:+.3f}"
             column.image(overlay(item.image, a.map, sign=sign, opacity=opacity), width="stretch",
-                         caption=f"{METHODS[method].label} · {a.seconds:.2f} s")
+                         caption=f"{METHODS[method].label} · {a.seconds:.2f} s{delta}")
             if method in result.faithfulness:
                 column.caption(result.faithfulness[method][i].verdict)
     if result.sanity:

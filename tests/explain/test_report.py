@@ -36,6 +36,7 @@ def test_every_section_is_there_in_order():
     for _, title in SECTIONS:
         assert title in html
     assert "0.912" in html and "1797" in html and "Grad-CAM passes." in html and "88%" in html
+    assert "<h3>Grad-CAM: <span class='ok'>passed</span></h3>" in html
 
 
 def test_report_is_self_contained_and_escaped():

@@ -16,6 +16,7 @@ def test_report_of_a_saved_run(saved_run, tmp_path):
     data = build_run_report(ws, run_id, methods=("gradcam", "saliency"), per_group=2, sanity_images=2)
     record = get_run(ws, run_id)
     assert data.metrics["accuracy"] == record["test_metrics"]["accuracy"]
+    assert data.metrics["macro F1"] == record["test_metrics"]["macro_f1"]
     assert data.confusion.tolist() == record["test_metrics"]["confusion"]
     assert data.dataset["images"] == 40 and data.dataset["images per class"] == dataset.class_counts()
     assert len(data.correct) + len(data.wrong) >= 2 and len(data.correct) <= 2 and len(data.wrong) <= 2

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from ..atomic import atomic_write_text
+from .methods import METHODS
 from .overlay import colorbar
 from .sanity import SanityResult
 
@@ -203,8 +204,9 @@ def _sanity(results: Sequence[SanityResult]) -> str:
             f"<tr><td>{_e(s.label)}</td><td class='num'>{s.layers}</td><td class='num'>{s.correlation:.2f}</td></tr>"
             for s in r.steps
         )
+        name = METHODS[r.method].label if r.method in METHODS else r.method
         parts.append(
-            f"<h3>{_e(r.method)}: {badge}</h3><p>{_e(r.verdict)}</p>"
+            f"<h3>{_e(name)}: {badge}</h3><p>{_e(r.verdict)}</p>"
             "<table><tr><th>randomised down to</th><th>layers</th><th>rank correlation</th></tr>"
             f"{rows}</table>"
         )

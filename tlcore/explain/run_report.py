@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_METHODS = ("gradcam", "integrated-gradients")
+METRIC_LABELS = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "macro_f1": "macro F1",
+                 "log_loss": "log loss", "n": "test images"}
 
 
 def build_run_report(
@@ -80,7 +82,7 @@ def build_run_report(
         title=f"Review of run {run.id}",
         summary=_summary(record, run),
         dataset=_dataset_facts(dataset, run),
-        metrics={k: metrics[k] for k in ("accuracy", "balanced_accuracy", "macro_f1", "log_loss", "n") if k in metrics},
+        metrics={label: metrics[key] for key, label in METRIC_LABELS.items() if key in metrics},
         classes=tuple(run.classes),
         confusion=np.asarray(metrics.get("confusion", []), dtype=np.int64),
         correct=tuple(items[len(wrong):]),
