@@ -3,6 +3,7 @@ training, every CV fold and every head setting run the frozen part once per imag
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 import numpy as np
@@ -154,8 +155,34 @@ def test_a_failed_fill_keeps_the_previous_entry_and_leaves_no_temp_files(ws):
         index, rows = load_rows(ws, KEY)
         assert list(index) == HASHES[:3]
         np.testing.assert_array_equal(rows, rows_for(HASHES[:3]))
-        names = sorted(p.name for p in (ws.cache / KEY.digest()).iterdir())
+        names = sorted(p.name for p in (ws.cache / KEY.digest()).iterdir() if p.name != ".lock")
         assert len(names) == 2 and names[0] == "meta.json" and names[1].startswith("rows-")  # no temp file left
+
+
+def test_a_second_filler_waits_for_the_first_and_reuses_its_rows(ws):
+    started, release = threading.Event(), threading.Event()
+    slow, fast = Compute(), Compute()
+
+    def slow_compute(missing):
+        started.set()
+        assert release.wait(30)
+        return slow(missing)
+
+    first = threading.Thread(target=cached_rows, args=(ws, KEY, HASHES[:5], slow_compute))
+    first.start()
+    assert started.wait(30)
+    second_result = []
+    second = threading.Thread(target=lambda: second_result.append(cached_rows(ws, KEY, HASHES[:5], fast)))
+    second.start()
+    second.join(0.3)
+    assert second.is_alive()  # waiting for the entry's lock, not computing the same rows again
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert slow.calls == [HASHES[:5]] and fast.calls == []
+    rows, pos, stats = second_result[0]
+    assert stats.computed == 0
+    np.testing.assert_array_equal(rows[pos], rows_for(HASHES[:5]))
 
 
 def test_a_compute_that_returns_the_wrong_number_of_rows_is_refused(ws):
@@ -234,8 +261,8 @@ def test_to_float_batch_normalises_like_torchvision():
     images = np.random.default_rng(0).integers(0, 256, size=(3, 5, 4, 3), dtype=np.uint8)
     x = to_float_batch(images, (0.1, 0.2, 0.3), (0.5, 0.25, 2.0))
     assert x.shape == (3, 3, 5, 4) and x.dtype == torch.float32
-    ref = (torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255 - torch.tensor([0.1, 0.2, 0.3]).view(1, 3, 1, 1)) \
-        / torch.tensor([0.5, 0.25, 2.0]).view(1, 3, 1, 1)
+    mean, std = torch.tensor([0.1, 0.2, 0.3]).view(1, 3, 1, 1), torch.tensor([0.5, 0.25, 2.0]).view(1, 3, 1, 1)
+    ref = (torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255 - mean) / std
     torch.testing.assert_close(x, ref)
 
 

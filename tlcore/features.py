@@ -6,9 +6,10 @@ frozen, or the activations entering the first trainable block group when only th
 keyed by image content, not by dataset, so every run, cross-validation fold, head setting, strategy comparison
 and data-efficiency point over the same images shares one entry. Entries live in ``ws.cache/<digest>/``: a
 ``rows-<token>.npy`` file and ``meta.json`` naming it, both written atomically; rows missing from an entry are
-computed and added. Memory stays bounded: an entry larger than ``memory_limit`` bytes is filled straight into a
-memory-mapped file and read back memory-mapped, never held whole in memory. Any change to the key gives a
-different digest, so a stale entry is never read.
+computed and added. A fill holds a lock on its entry, so two processes never compute the same rows at once: the
+second waits and reuses them. Memory stays bounded: an entry larger than ``memory_limit`` bytes is filled
+straight into a memory-mapped file and read back memory-mapped, never held whole in memory. Any change to the
+key gives a different digest, so a stale entry is never read.
 
 Images reach the network through :func:`batched_images`: decoding and the per-image PIL steps of the transform
 run in a background thread (no torch work there, so it never competes with the model's OpenMP threads), and
@@ -17,6 +18,7 @@ the conversion to normalised float happens once per batch, giving a channels-las
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -26,6 +28,7 @@ import secrets
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
@@ -47,6 +50,7 @@ DEFAULT_MEMORY_LIMIT = 1 << 30  # entries above 1 GiB are memory-mapped from dis
 FEATURE_BATCH = 32
 _COPY_CHUNK = 1 << 26  # bytes copied at a time when an entry grows on disk
 _META = "meta.json"
+_LOCK = ".lock"
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,7 @@ def load_rows(ws: Workspace, key: CacheKey, memory_limit: int = DEFAULT_MEMORY_L
         path = folder / Path(meta["file"]).name
         mmap = path.stat().st_size > memory_limit
         rows = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except (FileNotFoundError, KeyError, TypeError, ValueError, OSError) as exc:
+    except (KeyError, TypeError, ValueError, EOFError, OSError) as exc:
         if (folder / _META).exists():
             log.warning("ignoring unreadable cache entry %s: %s", folder, exc)
         return None
@@ -139,9 +143,14 @@ def cached_rows(ws: Workspace, key: CacheKey, hashes: Sequence[str],
     start = time.perf_counter()
     existing = load_rows(ws, key, memory_limit)
     index, rows = existing if existing else ({}, None)
-    missing = list(dict.fromkeys(h for h in hashes if h not in index))
+    missing = [h for h in hashes if h not in index]
     if missing:
-        index, rows = _fill(ws, key, index, rows, missing, compute, memory_limit)
+        with _entry_lock(ws.cache / key.digest()):  # another process filling the same entry: wait, then reuse
+            existing = load_rows(ws, key, memory_limit)
+            index, rows = existing if existing else ({}, None)
+            missing = list(dict.fromkeys(h for h in hashes if h not in index))
+            if missing:
+                index, rows = _fill(ws, key, index, rows, missing, compute, memory_limit)
     assert rows is not None
     positions = np.fromiter((index[h] for h in hashes), dtype=np.int64, count=len(hashes))
     row_bytes = int(np.prod(rows.shape[1:], dtype=np.int64)) * rows.itemsize
@@ -149,6 +158,18 @@ def cached_rows(ws: Workspace, key: CacheKey, hashes: Sequence[str],
                        entry_nbytes=int(rows.nbytes), memory_mapped=isinstance(rows, np.memmap),
                        seconds=time.perf_counter() - start)
     return rows, positions, stats
+
+
+@contextmanager
+def _entry_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on a cache entry while it is filled (one filler at a time, across processes)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / _LOCK, "a+b") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _fill(ws: Workspace, key: CacheKey, index: dict[str, int], old: np.ndarray | None, missing: list[str],
