@@ -22,7 +22,7 @@ import numpy as np
 from .data import Dataset, Split, check_class_sizes, hash_groups
 from .errors import DatasetError, TlcoreError
 from .events import CancelToken, EpochEnd, EventCallback, Message, PhaseStarted, ProgressTimer, ignore_event
-from .metrics import SUMMARY_KEYS, classification_metrics
+from .metrics import SUMMARY_KEYS
 from .workspace import Workspace
 
 if TYPE_CHECKING:
@@ -321,7 +321,7 @@ def run_folds(ws: Workspace, dataset: Dataset, config: "TrainConfig", folds: Seq
         steps: overall progress shared with other calls (a comparison or curve); made here if None.
         what: prefix of the progress messages (e.g. the strategy name).
     """
-    from .train import train
+    from .train import config_to_dict, train
 
     cancel = cancel or CancelToken()
     factory = backbone_factory or default_backbone_factory
@@ -356,8 +356,6 @@ def run_folds(ws: Workspace, dataset: Dataset, config: "TrainConfig", folds: Seq
         steps.finish(label)
         acc = result.test_metrics.get("accuracy", math.nan)
         on_event(Message(f"{label}: held-out accuracy {acc:.3f} on {len(held_out)} images"))
-    from .train import config_to_dict
-
     return StrategyResult(config.strategy.name, strategy_label(config), config_to_dict(config), results,
                           time.perf_counter() - started)
 

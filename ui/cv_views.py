@@ -19,7 +19,7 @@ from ui import charts
 from ui.text import plotly_escape
 
 METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "log_loss")
-NAMES = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "macro_f1": "macro F1",
+NAMES = {"accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "macro_f1": "macro F1", "f1": "F1",
          "log_loss": "log loss"}
 PALETTE = ("#2f6fdf", "#e4572e", "#17a398", "#f3a712", "#6c4f9c", "#29335c", "#a8c686", "#db2763")
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), template="plotly_white")
@@ -49,6 +49,7 @@ def spread_figure(block: Mapping[str, Any]) -> go.Figure:
                                      hovertemplate=f"mean %{{y:.4f}} ± {s['ci_half_width']:.4f} (95% CI)"
                                                    "<extra></extra>"),
                           row=1, col=col)
+    fig.update_xaxes(showticklabels=False)
     fig.update_layout(title="Spread over folds (dots: folds; diamond: mean ± 95% CI)", height=340, **_LAYOUT)
     return fig
 
@@ -63,7 +64,8 @@ def per_class_figure(block: Mapping[str, Any], metric: str = "f1") -> go.Figure:
                              marker=dict(color=PALETTE[0], size=6), line=dict(color="#9aa5b1"), showlegend=False,
                              text=[f"fold {f}" for f in sel["fold"]],
                              hovertemplate="%{x}, %{text}: %{y:.3f}<extra></extra>"))
-    fig.update_layout(title=f"Per-class {metric} across folds", yaxis=dict(range=[0, 1.02]), height=340, **_LAYOUT)
+    fig.update_layout(title=f"Per-class {NAMES.get(metric, metric)} across folds", yaxis=dict(range=[0, 1.02]),
+                      height=340, **_LAYOUT)
     fig.update_xaxes(type="category")
     return fig
 
@@ -151,10 +153,11 @@ def fold_progress(events: Sequence[Mapping[str, Any]]) -> None:
 
 
 def _fmt(s: Mapping[str, float], metric: str) -> str:
-    scale, unit = (1, "") if metric == "log_loss" else (100, "%")
-    if math.isnan(s["ci_half_width"]):
-        return f"{s['mean'] * scale:.1f}{unit}"
-    return f"{s['mean'] * scale:.1f}{unit} ± {s['ci_half_width'] * scale:.1f}"
+    if metric == "log_loss":
+        mean, half = f"{s['mean']:.3f}", f"{s['ci_half_width']:.3f}"
+    else:
+        mean, half = f"{s['mean'] * 100:.1f}%", f"{s['ci_half_width'] * 100:.1f}"
+    return mean if math.isnan(s["ci_half_width"]) else f"{mean} ± {half}"
 
 
 def strategy_block(block: Mapping[str, Any], classes: Sequence[str], key: str) -> None:
