@@ -50,11 +50,20 @@ def init_session() -> None:
         if key not in st.session_state:
             value = st.query_params.get(param)
             st.session_state[key] = value if value and _ID_PATTERN.match(value) else None
+    if not st.session_state[DATASET_ID] and not st.session_state[OWNER]:
+        st.session_state[DATASET_ID] = _newest_dataset_id()  # a new visit starts on the latest import
     if not st.session_state[OWNER]:
         st.session_state[OWNER] = uuid.uuid4().hex
     st.session_state.setdefault(UPLOAD_GENERATION, 0)
     st.session_state.setdefault(EVENT_CACHE, {})
     _sync_query_params()
+
+
+def _newest_dataset_id() -> str | None:
+    from tlcore.data import list_datasets
+
+    datasets = list_datasets(workspace())
+    return datasets[0].id if datasets else None
 
 
 def _sync_query_params() -> None:

@@ -46,3 +46,11 @@ def test_latest_runs_are_listed(ws, dataset, run_id):
     table = at.dataframe[0].value
     assert list(table["run"]) == [run_id]
     assert table["dataset"][0] == "colours"
+
+
+def test_a_new_visit_starts_on_the_newest_dataset(ws, dataset):
+    at = new_app()
+    at.run()
+    assert not at.exception
+    assert at.session_state["tl_dataset_id"] == dataset.id
+    assert "colours" in [t.value for t in at.sidebar.text]
