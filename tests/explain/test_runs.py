@@ -42,6 +42,8 @@ def test_targets():
     assert resolve_target("true", classes, 1, 2) == 2
     assert resolve_target("c", classes, 1, None) == 2
     assert resolve_target(0, classes, 1, None) == 0
+    assert resolve_target("2", classes, 1, None) == 2
+    assert resolve_target("1", ("1", "0"), 0, None) == 0  # a class name wins over an index
     with pytest.raises(ExplainError, match="needs the images' true classes"):
         resolve_target("true", classes, 1, None)
     with pytest.raises(ExplainError, match="not 'predicted', 'true' or one of the run's classes"):

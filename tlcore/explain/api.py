@@ -20,6 +20,7 @@ from ..events import CancelToken, EventCallback, ProgressTimer, ignore_event
 from .config import Attribution, ExplainConfig
 from .errors import ExplainError, MethodUnavailable
 from .guard import borrowed
+from .layers import find_cam_layer
 from .methods import BATCHED, METHODS, PREPARE
 
 log = logging.getLogger(__name__)
@@ -99,8 +100,6 @@ def method_availability(model: nn.Module, example: Tensor) -> dict[str, Optional
 
     ``example`` is one normalised image batch (only the first image is used).
     """
-    from .layers import find_cam_layer  # local: keeps the import graph of api -> methods flat
-
     x = example[:1].detach()
     reasons: dict[str, Optional[str]] = {name: None for name in METHODS}
     with borrowed(model):

@@ -26,7 +26,8 @@ def add_explain_commands(subparsers: Any, common: argparse.ArgumentParser) -> No
     p.add_argument("--run", required=True, help="run id")
     p.add_argument("--method", required=True, choices=METHOD_NAMES, help="attribution method")
     p.add_argument("--out", required=True, help="folder for the overlay PNGs (created if needed)")
-    p.add_argument("--target", default="predicted", help="class to explain: 'predicted' (default) or a class name")
+    p.add_argument("--target", default="predicted",
+                   help="class to explain: 'predicted' (default), a class name or a class index")
     p.add_argument("--sign", default="positive", choices=SIGNS, help="which evidence to colour (positive)")
     p.add_argument("--opacity", type=float, default=0.5, help="map opacity over the image, 0-1 (0.5)")
     p.add_argument("--no-sanity", action="store_true", help="skip the model-randomisation sanity check")
@@ -64,8 +65,7 @@ def cmd_explain(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     if not 0.0 <= args.opacity <= 1.0:
         raise TlcoreError(f"--opacity must be between 0 and 1, got {args.opacity}")
     settings = {k: getattr(args, k) for k in ("steps", "samples", "window", "stride") if getattr(args, k) is not None}
-    target: Any = int(args.target) if args.target.isdigit() else args.target
-    result = explain_run(ws, args.run, [Path(p) for p in args.images], [args.method], target=target,
+    result = explain_run(ws, args.run, [Path(p) for p in args.images], [args.method], target=args.target,
                          names=list(args.images), settings=settings, sanity=not args.no_sanity,
                          check_faithfulness=args.faithfulness, on_event=StderrProgress(args.quiet))
     out = Path(args.out)

@@ -166,6 +166,8 @@ def resolve_target(target: Target, classes: Sequence[str], predicted: int, true_
         return int(target)
     if isinstance(target, str) and target in classes:
         return list(classes).index(target)
+    if isinstance(target, str) and target.isdigit():  # a class index given as text (command line)
+        return resolve_target(int(target), classes, predicted, true_label)
     raise ExplainError(f"target {target!r} is not 'predicted', 'true' or one of the run's classes {tuple(classes)}")
 
 
