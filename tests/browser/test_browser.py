@@ -9,6 +9,7 @@ Screenshots go to ``$TLCORE_SCREENSHOTS`` (default: a temporary folder) for a pe
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -64,9 +65,9 @@ def shots() -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """The app on a free port with a fresh workspace; stopped (with its job workers) at the end."""
+@contextlib.contextmanager
+def _streamlit(tmp_path_factory):
+    """The app on a free port with a fresh workspace; stopped (with its job workers) on exit."""
     workspace = tmp_path_factory.mktemp("browser-ws")
     log = tmp_path_factory.mktemp("browser-log") / "streamlit.log"
     port = _free_port()
@@ -88,6 +89,13 @@ def server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app shared by this module's tests."""
+    with _streamlit(tmp_path_factory) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -269,3 +277,20 @@ def test_two_sessions_train_at_the_same_time_and_each_sees_its_own_result(browse
     finally:
         ctx_a.close()
         ctx_b.close()
+
+
+def test_a_page_url_opened_first_after_a_restart_still_goes_through_the_router(browser, tmp_path_factory, shots):
+    # Streamlit runs a pages/ script on its own when a fresh server's first request is that page's URL
+    with _streamlit(tmp_path_factory) as url:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        try:
+            page = context.new_page()
+            page.goto(f"{url}/Data")
+            page.get_by_text("Current dataset").first.wait_for(timeout=120_000)  # app.py's sidebar is there
+            page.wait_for_selector(IDLE, timeout=120_000)
+            nav = page.locator("[data-testid='stSidebarNav']").inner_text()
+            assert "Cross-validation" in nav and "app" not in nav.split()  # app.py's navigation, not the folder's
+            page.get_by_role("heading", name="Data").first.wait_for()
+            page.screenshot(path=str(shots / "10-direct-page-url.png"))
+        finally:
+            context.close()
