@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def fresh_python(code: str, **env: str) -> str:
     """Run ``code`` in a new interpreter with a clean malloc environment plus ``env``; return its last line."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "TLCORE_MALLOC_TUNING"}
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith("MALLOC_") and k not in ("TLCORE_MALLOC_TUNING", "OMP_WAIT_POLICY", "TLCORE_OMP_PASSIVE")}
     base["PYTHONPATH"] = str(ROOT)
     done = subprocess.run([sys.executable, "-c", code], env=base | env, capture_output=True, text=True, timeout=300,
                           check=True)
@@ -46,6 +47,18 @@ def test_tuning_is_refused_after_torch_and_can_be_switched_off():
     assert status.startswith("off")
     off = fresh_python("import tlcore._alloc as a; print(a.allocator_env())", TLCORE_MALLOC_TUNING="0")
     assert off == "{}"  # job workers then get glibc's defaults too
+
+
+OMP = "import tlcore, os, sys; print(os.environ.get('OMP_WAIT_POLICY'))"
+
+
+def test_openmp_threads_wait_passively_unless_told_otherwise():
+    assert fresh_python(OMP) == "PASSIVE"
+    assert fresh_python(OMP, OMP_WAIT_POLICY="ACTIVE") == "ACTIVE"  # the user's own setting wins
+    assert fresh_python(OMP, TLCORE_OMP_PASSIVE="0") == "None"
+    assert fresh_python("import torch; " + OMP) == "None"  # too late once torch is loaded
+    env = fresh_python("import torch, tlcore._alloc as a, json; print(json.dumps(a.allocator_env()))")
+    assert json.loads(env)["OMP_WAIT_POLICY"] == "PASSIVE"  # workers of a process too late to set it get it
 
 
 def test_worker_environment_sets_all_three_malloc_variables():
@@ -102,4 +115,4 @@ def test_runtime_info_describes_the_process():
     info = runtime.runtime_info()
     assert info.torch_threads == torch.get_num_threads() and info.physical_cores >= 1
     text = info.describe()
-    assert f"{info.torch_threads} threads" in text and "malloc:" in text
+    assert f"{info.torch_threads} threads" in text and "malloc:" in text and "OpenMP wait:" in text

@@ -1,4 +1,4 @@
-"""Tune glibc malloc for PyTorch on CPU before torch is imported.
+"""Tune glibc malloc (and OpenMP's waiting threads) for PyTorch on CPU before torch is imported.
 
 With glibc's defaults every large activation buffer is mmap'd and munmap'd per batch (about a million page
 faults per 200 images at 224 px), halving inference speed. Raising the mmap and trim thresholds and using a
@@ -10,6 +10,12 @@ its first allocation through the ``MALLOC_*`` environment variables of :func:`al
 by someone else (Streamlit, ``python -m tlcore``, a notebook) gets them through ``mallopt`` when ``tlcore`` is
 imported, which is why ``import tlcore`` must come before ``import torch``. ``TLCORE_MALLOC_TUNING=0`` turns
 both off. :func:`allocator_status` says which route is in force (``benchmarks/run.py`` measures both).
+
+The other setting that only counts before torch loads: OpenMP worker threads that sleep while they wait
+(``OMP_WAIT_POLICY=PASSIVE``) instead of spinning. On a machine where anything else needs a core (the browser,
+the app, another job), spinning threads steal the time the thread they wait for needs, and inference runs 2-3x
+slower (measured on 2 cores; ``benchmarks/run.py`` shows it); on an idle machine both run at the same speed.
+``import tlcore`` sets it unless the variable is already set or ``TLCORE_OMP_PASSIVE=0``; children inherit it.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ _M_ARENA_MAX = -8
 
 _THRESHOLD = 1 << 30  # 1 GiB: larger than any activation buffer we allocate
 _ENV_VARS = ("MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
+_OMP_WAIT = "OMP_WAIT_POLICY"
 _status = "not applied yet"
 
 
@@ -39,13 +46,30 @@ def allocator_env() -> dict[str, str]:
 
     Empty when the tuning is switched off, so the child then runs with glibc's defaults too.
     """
+    env = {} if os.environ.get(_OMP_WAIT) or not omp_passive_enabled() else {_OMP_WAIT: "PASSIVE"}
     if not tuning_enabled():
-        return {}
-    return {
+        return env
+    return env | {
         "MALLOC_ARENA_MAX": "1",
         "MALLOC_MMAP_THRESHOLD_": str(_THRESHOLD),
         "MALLOC_TRIM_THRESHOLD_": str(_THRESHOLD),
     }
+
+
+def omp_passive_enabled() -> bool:
+    """False when the user switched passive OpenMP waiting off with ``TLCORE_OMP_PASSIVE=0``."""
+    return os.environ.get("TLCORE_OMP_PASSIVE", "1") != "0"
+
+
+def tune_openmp() -> bool:
+    """Set ``OMP_WAIT_POLICY=PASSIVE`` for the OpenMP runtime torch loads, unless set already, switched off or too
+    late (torch imported). Returns True if passive waiting will be in force."""
+    if os.environ.get(_OMP_WAIT):
+        return os.environ[_OMP_WAIT].strip().upper() == "PASSIVE"
+    if not omp_passive_enabled() or "torch" in sys.modules:
+        return False
+    os.environ[_OMP_WAIT] = "PASSIVE"
+    return True
 
 
 def allocator_status() -> str:
@@ -66,8 +90,12 @@ def _libc() -> ctypes.CDLL | None:
 
 
 def tune_allocator() -> bool:
-    """Apply the settings through ``mallopt`` if safe; return True if they are in force."""
+    """Apply the malloc settings through ``mallopt`` if safe; return True if they are in force.
+
+    Also applies :func:`tune_openmp`, the other setting that must come before torch is imported.
+    """
     global _status
+    tune_openmp()
     if _status in ("environment", "mallopt"):
         return True
     if not tuning_enabled():

@@ -34,16 +34,17 @@ class RuntimeInfo:
     cpu_quota: float | None  # container CPU limit (cgroup), None if unlimited
     torch_threads: int | None  # intra-op threads; None if torch isn't imported yet
     allocator: str  # see tlcore._alloc.allocator_status
+    omp_wait_policy: str  # "PASSIVE" (tlcore's default), the user's setting, or "default" (spinning)
     torch_version: str | None
     load_average: tuple[float, float, float] | None
 
     def describe(self) -> str:
-        """One line, e.g. ``"2 threads on 2 physical cores (2 CPUs), malloc: mallopt, load 0.4"``."""
+        """One line, e.g. ``"2 threads on 2 physical cores (2 CPUs), malloc: mallopt, OpenMP wait: passive"``."""
         quota = f", quota {self.cpu_quota:g} CPUs" if self.cpu_quota else ""
         threads = f"{self.torch_threads} threads" if self.torch_threads else "torch not loaded"
         load = f", load {self.load_average[0]:.2f}" if self.load_average else ""
         return (f"{threads} on {self.physical_cores} physical cores ({self.logical_cpus} CPUs{quota}), "
-                f"malloc: {self.allocator}{load}")
+                f"malloc: {self.allocator}, OpenMP wait: {self.omp_wait_policy.lower()}{load}")
 
 
 def allowed_cpus() -> list[int]:
@@ -148,7 +149,8 @@ def runtime_info() -> RuntimeInfo:
         load = None
     return RuntimeInfo(logical_cpus=len(allowed_cpus()), physical_cores=physical_cores(), cpu_quota=cpu_quota(),
                        torch_threads=torch.get_num_threads() if torch is not None else None,
-                       allocator=allocator_status(), torch_version=getattr(torch, "__version__", None),
+                       allocator=allocator_status(), omp_wait_policy=os.environ.get("OMP_WAIT_POLICY") or "default",
+                       torch_version=getattr(torch, "__version__", None),
                        load_average=tuple(load) if load else None)
 
 
