@@ -212,16 +212,11 @@ class _Trainer:
         if frozen_stages >= n_groups:
             frozen, boundary, tail = model.backbone, "pooled", None
         else:
-            stages = self.backbone.stages
-            assert stages is not None
-            frozen = torch.nn.Sequential(*stages[:frozen_stages])
-            tail = torch.nn.Sequential(*stages[frozen_stages:])
+            frozen, tail = self.split_stages(frozen_stages)
             boundary = f"stage-{frozen_stages}"
 
         def forward(x: "torch.Tensor") -> "torch.Tensor":
-            if tail is not None:
-                x = tail(x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x)
-            return model.head(x)
+            return model.head(tail(x) if tail is not None else x)  # cached rows are contiguous, like the tail
 
         train_idx, val_idx = self.split.train, self.split.val
         if cfg.augment.enabled:
@@ -258,16 +253,41 @@ class _Trainer:
 
         return _PhaseData(mode, forward, train_batches, val_batches, nbytes, cached_inputs)
 
-    def image_phase(self) -> _PhaseData:
+    def split_stages(self, frozen_stages: int) -> tuple["torch.nn.Module", "torch.nn.Module"]:
+        """The frozen stages and the trainable tail. The tail is switched to the contiguous memory format: late
+        stages work on small feature maps, where channels-last BatchNorm backward is several times slower on CPU."""
+        import torch
+
+        stages = self.backbone.stages
+        assert stages is not None
+        tail = torch.nn.Sequential(*stages[frozen_stages:]).to(memory_format=torch.contiguous_format)
+        return torch.nn.Sequential(*stages[:frozen_stages]), tail
+
+    def image_phase(self, frozen_stages: int = 0) -> _PhaseData:
         """Inputs when the whole network runs every step: images loaded (and augmented) on the fly."""
         import torch
 
         cfg, train_idx, val_idx = self.config, self.split.train, self.split.val
+        forward: Callable[["torch.Tensor"], "torch.Tensor"] = self.model
+        if 0 < frozen_stages < len(self.backbone.groups) and self.backbone.stages is not None:
+            prefix, tail = self.split_stages(frozen_stages)  # the same layouts as with the prefix cache
+
+            def split_forward(x: "torch.Tensor") -> "torch.Tensor":
+                return self.model.head(tail(prefix(x).contiguous()))
+
+            forward = split_forward
         transform = self.train_tf if cfg.augment.enabled else self.eval_tf
         val_tensors: list[torch.Tensor] = []
 
         def train_batches(epoch: int) -> Iterator[tuple["torch.Tensor", "torch.Tensor"]]:
-            for batch in self.batch_order(epoch, len(train_idx)):
+            batches = list(self.batch_order(epoch, len(train_idx)))
+            if not cfg.augment.enabled:  # no random numbers involved: decode the epoch ahead in the loader thread
+                hashes = [self.hashes[train_idx[i]] for batch in batches for i in batch]
+                images = batched_images(self.ws, hashes, transform, cfg.batch_size)
+                for batch, x in zip(batches, images):
+                    yield x, self.labels[train_idx[batch]]
+                return
+            for batch in batches:  # seeded per image in this thread, as dropout draws from the same global RNG
                 hashes = [self.hashes[train_idx[i]] for i in batch]
                 seeds = [_stable_seed(cfg.seed, "aug", epoch, train_idx[i]) for i in batch]
                 x = next(batched_images(self.ws, hashes, transform, len(hashes), seeds=seeds, prefetch=0))
@@ -280,7 +300,7 @@ class _Trainer:
             for j, x in enumerate(val_tensors):
                 yield x, self.labels[val_idx[j * cfg.batch_size:(j + 1) * cfg.batch_size]]
 
-        return _PhaseData("none", self.model, train_batches, val_batches, 0)
+        return _PhaseData("none", forward, train_batches, val_batches, 0)
 
     def phase_data(self, n_trainable: int) -> _PhaseData:
         """Pick cached or uncached inputs for the current number of trainable groups."""
@@ -288,7 +308,7 @@ class _Trainer:
         frozen = n_groups - n_trainable
         if self.config.cache and frozen > 0 and (frozen >= n_groups or self.backbone.stages is not None):
             return self.cached_phase(frozen)
-        return self.image_phase()
+        return self.image_phase(frozen)
 
     def batch_order(self, epoch: int, n: int) -> Iterator[np.ndarray]:
         """Shuffled mini-batches of positions 0..n-1 for ``epoch``; a last batch of one sample is dropped."""
