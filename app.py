@@ -28,8 +28,15 @@ PAGES = (
 )
 
 
+def _url_path(title: str) -> str:
+    """Lower-case page URLs ("/train"). They must differ from the names Streamlit derives from the pages/ files
+    ("/Train"): when a fresh server's first request opens a page URL, Streamlit's older folder-based routing
+    then finds no page of that name and runs this script, whose st.navigation opens the page with the sidebar."""
+    return title.lower().replace(" ", "-")
+
+
 def _pages() -> list[st.Page]:
-    return [st.Page(script, title=title, icon=icon, default=default)
+    return [st.Page(script, title=title, icon=icon, default=default, url_path=None if default else _url_path(title))
             for script, title, icon, default in PAGES if (ROOT / script).exists()]
 
 

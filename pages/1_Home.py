@@ -7,9 +7,6 @@ import streamlit as st
 
 from tlcore.store import list_runs
 from ui import datasets, state
-from ui.router import require_router
-
-require_router()
 
 st.title("Transfer-learning workbench")
 st.markdown(

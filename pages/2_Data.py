@@ -8,9 +8,6 @@ import streamlit as st
 
 from ui import datasets, forms, images, state
 from ui.uploads import upload_limits
-from ui.router import require_router
-
-require_router()
 
 st.title("Data")
 SOURCES = ("Upload images", "Demo dataset", "An earlier import")

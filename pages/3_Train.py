@@ -7,9 +7,6 @@ import streamlit as st
 from tlcore.errors import TlcoreError
 from ui import charts, jobs, results, state, train_form
 from ui.text import md_escape
-from ui.router import require_router
-
-require_router()
 
 st.title("Train")
 dataset = state.current_dataset()

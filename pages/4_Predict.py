@@ -8,9 +8,6 @@ from tlcore.errors import TlcoreError
 from tlcore.store import list_runs
 from ui import models, predictions, state
 from ui.text import md_escape
-from ui.router import require_router
-
-require_router()
 
 st.title("Predict")
 runs = list_runs(state.workspace(), kind="train")

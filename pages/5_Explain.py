@@ -9,6 +9,7 @@ from tlcore.store import list_runs
 from ui import jobs, models, state
 from ui.text import md_escape
 
+
 RESULT, JOB, REPORT, REPORT_JOB = "tl_explain_result", "tl_explain_job", "tl_explain_report", "tl_explain_report_job"
 st.title("Explain")
 ws = state.workspace()
@@ -19,9 +20,8 @@ if not runs:
     st.stop()
 
 from tlcore.explain import (  # noqa: E402  (imported after the empty state: keeps that path light)
-    FILTERS, METHODS, SIGNS, build_run_report, explain_run, load_explanation, overlay, pick_test_images, render_report)
+    FILTERS, METHODS, SIGNS, explain_run, load_explanation, overlay, pick_test_images)
 from tlcore.data import load_image  # noqa: E402
-from tlcore.tasks import TASKS  # noqa: E402
 
 ids = list(runs)
 current = state.current_run_id()
@@ -78,7 +78,7 @@ def follow(key: str, keep: str, read) -> None:
         jobs.outcome(status)
 
 
-background = "explain" in TASKS and (faith or any(METHODS[m].speed == "job" for m in methods))
+background = faith or any(METHODS[m].speed == "job" for m in methods)
 if st.button("Explain", type="primary", disabled=not methods or not (picks or files), key="explain-go"):
     try:
         if background:
@@ -134,12 +134,7 @@ st.caption("One HTML file to share: dataset summary, metrics, confusion matrix, 
 if st.button("Build the report", key="explain-report-go"):
     params = {"run_id": run_id, "methods": methods or ["gradcam"]}
     try:
-        if "explain-report" in TASKS:
-            st.session_state[REPORT_JOB] = jobs.submit("explain-report", params, label=f"report {run_id}")
-        else:
-            with st.spinner("Computing maps and sanity checks for the report…"):
-                html = render_report(build_run_report(ws, run, methods=params["methods"]))
-            st.session_state[REPORT] = (run_id, html.encode("utf-8"))
+        st.session_state[REPORT_JOB] = jobs.submit("explain-report", params, label=f"report {run_id}")
     except TlcoreError as e:
         st.error(f"The report failed: {md_escape(str(e))}")
 if st.session_state.get(REPORT_JOB):

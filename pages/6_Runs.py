@@ -9,9 +9,6 @@ from tlcore.errors import TlcoreError
 from tlcore.store import compare_runs, delete_run, list_runs, run_files
 from ui import charts, models, state
 from ui.text import md_escape
-from ui.router import require_router
-
-require_router()
 
 st.title("Runs")
 ws = state.workspace()

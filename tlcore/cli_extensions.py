@@ -11,5 +11,6 @@ from typing import Any, Callable
 Register = Callable[[Any, argparse.ArgumentParser], None]
 
 from .cv_cli import register as register_cv  # noqa: E402  cv, compare, curve
+from .explain.cli import add_explain_commands  # noqa: E402  explain, report
 
-EXTENSIONS: list[Register] = [register_cv]
+EXTENSIONS: list[Register] = [register_cv, add_explain_commands]

@@ -154,10 +154,26 @@ def train_task(params: dict, ws: Workspace, on_event: EventCallback, cancel: Can
 
 from .cv_tasks import compare_task, curve_task, cv_task  # noqa: E402  (light: the work is imported when run)
 
+def explain_task(params: dict, ws: Workspace, on_event: EventCallback, cancel: CancelToken) -> dict:
+    """Attribution maps for a batch of a run's images (see :func:`tlcore.explain.tasks.explain_task`)."""
+    from .explain.tasks import explain_task as run
+
+    return run(params, ws, on_event, cancel)
+
+
+def report_task(params: dict, ws: Workspace, on_event: EventCallback, cancel: CancelToken) -> dict:
+    """A run's self-contained HTML review report (see :func:`tlcore.explain.tasks.report_task`)."""
+    from .explain.tasks import report_task as run
+
+    return run(params, ws, on_event, cancel)
+
+
 TASKS: dict[str, Task] = {
     "selftest": selftest,
     "train": train_task,
     "cv": cv_task,
     "compare": compare_task,
     "curve": curve_task,
+    "explain": explain_task,
+    "explain-report": report_task,
 }

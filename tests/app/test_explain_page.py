@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from tlcore.explain import SECTIONS
-from tlcore.tasks import TASKS
 
 from .conftest import COLOURS, markdowns, open_page, png_bytes, run_until
 
@@ -64,8 +63,7 @@ def test_slow_methods_with_faithfulness(ws, dataset, run_id):
     at.multiselect(key="explain-methods").set_value(["integrated-gradients"]).run()
     at.checkbox(key="explain-faith").check().run()
     at.button(key="explain-go").click().run()
-    if "explain" in TASKS:  # slow methods run as a background job once the job kind is registered
-        run_until(at, _has_result)
+    run_until(at, _has_result)  # slow methods run as a background job
     assert not at.exception
     result = at.session_state["tl_explain_result"]
     assert result.methods == ("integrated-gradients",) and len(result.faithfulness["integrated-gradients"]) == 2
@@ -76,8 +74,7 @@ def test_review_report_download(ws, dataset, run_id):
     at = open_page(PAGE, tl_run_id=run_id)
     at.multiselect(key="explain-methods").set_value(["gradcam"]).run()
     at.button(key="explain-report-go").click().run()
-    if "explain-report" in TASKS:
-        run_until(at, lambda a: "tl_explain_report" in a.session_state and a.session_state["tl_explain_report"])
+    run_until(at, lambda a: "tl_explain_report" in a.session_state and a.session_state["tl_explain_report"])
     assert not at.exception
     report_run, html = at.session_state["tl_explain_report"]
     assert report_run == run_id

@@ -285,7 +285,7 @@ def test_a_page_url_opened_first_after_a_restart_still_goes_through_the_router(b
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         try:
             page = context.new_page()
-            page.goto(f"{url}/Data")
+            page.goto(f"{url}/data")
             page.get_by_text("Current dataset").first.wait_for(timeout=120_000)  # app.py's sidebar is there
             page.wait_for_selector(IDLE, timeout=120_000)
             nav = page.locator("[data-testid='stSidebarNav']").inner_text()
