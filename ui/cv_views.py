@@ -93,7 +93,7 @@ def comparison_figure(record: Mapping[str, Any], metric: str) -> go.Figure:
     for fold in range(k):
         fig.add_trace(go.Scatter(x=labels, y=[b["fold_metrics"][fold][metric] for b in blocks], mode="lines+markers",
                                  line=dict(color="#c9d1d9", width=1), marker=dict(color="#9aa5b1", size=6),
-                                 name=f"fold {fold + 1}", legendgroup="folds", showlegend=fold == 0,
+                                 name="each fold", legendgroup="folds", showlegend=fold == 0,
                                  hovertemplate=f"fold {fold + 1}: %{{y:.4f}}<extra></extra>"))
     means = [b["summary"][metric]["mean"] for b in blocks]
     halves = [b["summary"][metric]["ci_half_width"] for b in blocks]
@@ -122,10 +122,16 @@ def curve_figure(record: Mapping[str, Any]) -> go.Figure:
             error_y=dict(type="data", array=std, visible=True), line=dict(color=PALETTE[i % len(PALETTE)], width=3),
             customdata=sel["fraction"],
             hovertemplate="%{x:.1f} images per class (%{customdata:.0%}): %{y:.4f}<extra></extra>"))
+    ticks = sorted(set(round(float(x), 1) for x in points["images_per_class"]))
+    if metric != "log_loss" and record.get("classes"):
+        chance = 1 / len(record["classes"])
+        fig.add_hline(y=chance, line=dict(color="#9aa5b1", dash="dash"), annotation_text="chance",
+                      annotation_position="bottom right")
     fig.update_layout(title=f"Data efficiency: {NAMES[metric]} against training images per class "
                             f"(error bars: std over {record['k']} folds)", height=420,
-                      xaxis=dict(title="training images per class", type="log"), yaxis_title=NAMES[metric],
-                      legend=dict(orientation="h", y=-0.2), **_LAYOUT)
+                      xaxis=dict(title="training images per class (log scale)", type="log", tickvals=ticks,
+                                 ticktext=[f"{t:g}" for t in ticks]),
+                      yaxis_title=NAMES[metric], legend=dict(orientation="h", y=-0.2), **_LAYOUT)
     return fig
 
 
@@ -241,7 +247,8 @@ def render_curve(record: Mapping[str, Any]) -> None:
 
     chart(curve_figure(record), f"curve-{record['id']}", "data_efficiency_curve")
     points = pd.DataFrame(record["points"])
-    st.dataframe(points[["label", "fraction", "images_per_class", "mean", "std", "ci_half_width", "n", "seconds"]],
+    table = points[["label", "fraction", "images_per_class", "mean", "std", "ci_half_width", "n", "seconds"]]
+    st.dataframe(table.round({"images_per_class": 1, "mean": 4, "std": 4, "ci_half_width": 4, "seconds": 1}),
                  hide_index=True, key=f"curve-{record['id']}-table")
     st.caption("Each point: a stratified share of every fold's training part (nested shares, at least one image "
                "per class), scored on the held-out fold; mean and std over folds.")
