@@ -140,11 +140,14 @@ def curve_figure(record: Mapping[str, Any]) -> go.Figure:
 
 
 def chart(fig: go.Figure, key: str, filename: str) -> None:
-    """Draw ``fig`` (PNG from its toolbar's camera button) with a download of it as self-contained HTML."""
+    """Draw ``fig`` (PNG from its toolbar's camera button) with a download of it as self-contained HTML.
+
+    The HTML embeds plotly.js (about 4 MB), so it is only built when the button is clicked.
+    """
     st.plotly_chart(fig, key=key, config={"toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2},
                                           "displaylogo": False})
-    st.download_button("Chart as HTML", fig.to_html(include_plotlyjs=True, full_html=True), f"{filename}.html",
-                       "text/html", key=f"{key}-html", icon=":material/download:")
+    st.download_button("Chart as HTML", lambda: fig.to_html(include_plotlyjs=True, full_html=True),  # made on click
+                       f"{filename}.html", "text/html", key=f"{key}-html", icon=":material/download:")
 
 
 def fold_progress(events: Sequence[Mapping[str, Any]]) -> None:
