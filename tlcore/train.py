@@ -273,7 +273,9 @@ class _Trainer:
             prefix, tail = self.split_stages(frozen_stages)  # the same layouts as with the prefix cache
 
             def split_forward(x: "torch.Tensor") -> "torch.Tensor":
-                return self.model.head(tail(prefix(x).contiguous()))
+                with torch.no_grad():  # frozen: nothing to remember for backward
+                    x = prefix(x).contiguous()
+                return self.model.head(tail(x))
 
             forward = split_forward
         transform = self.train_tf if cfg.augment.enabled else self.eval_tf
@@ -458,6 +460,8 @@ def train(ws: Workspace, dataset: "Dataset", config: TrainConfig, split: "Split 
     modes: list[str] = []
     train_seconds = 0.0
     changing = _changing_state_keys(model, strategy, config.epochs)
+    tracked: dict[str, torch.Tensor] = {}  # the tensors behind ``changing`` (layouts may change between phases)
+    running: torch.nn.Module = model  # the part that runs: just the head on cached features
 
     for epoch in range(config.epochs):
         n_trainable = trainable_group_count(strategy, n_groups, epoch)
@@ -470,14 +474,16 @@ def train(ws: Workspace, dataset: "Dataset", config: TrainConfig, split: "Split 
             groups = param_groups(model, strategy, n_trainable)
             for g in groups:
                 g["base_lr"] = g["lr"]
-            optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
+            optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay, foreach=True)  # fewer small ops
+            tracked = {k: v for k, v in model.state_dict(keep_vars=True).items() if k in changing}
+            running = model.head if phase.mode == "features" else model
             max_trainable_params = max(max_trainable_params, model.trainable_parameters())
             on_event(Message(f"epoch {epoch + 1}: training the head and the last {n_trainable} of {n_groups} "
                              f"block groups ({model.trainable_parameters():,} parameters; inputs: {phase.mode})"))
         assert phase is not None and optimizer is not None
         epoch_start = time.perf_counter()
         timer = ProgressTimer(f"epoch {epoch + 1}/{config.epochs}", steps_per_epoch, on_event)
-        model.train()
+        running.train()
         loss_sum, correct, seen = 0.0, 0, 0
         # a head on cached features is too small to share between threads: hand-offs would cost more than they save
         with torch_threads(1 if phase.mode == "features" else None):
@@ -496,7 +502,7 @@ def train(ws: Workspace, dataset: "Dataset", config: TrainConfig, split: "Split 
                 correct += int((logits.detach().argmax(1) == y).sum())
                 seen += len(y)
                 timer.update(min(seen // config.batch_size + (seen % config.batch_size > 0), steps_per_epoch))
-            model.eval()
+            running.eval()
             val_loss, val_probs, val_labels = _evaluate(phase, n_classes)
         val_pred = val_probs.argmax(1) if len(val_labels) else np.zeros(0, dtype=np.int64)
         val_acc = float(np.mean(val_pred == val_labels)) if len(val_labels) else float("nan")
@@ -515,7 +521,7 @@ def train(ws: Workspace, dataset: "Dataset", config: TrainConfig, split: "Split 
         value = record[config.monitor]
         if _improved(config.monitor, value, best_value):
             best_value, best_epoch, bad_epochs = value, epoch + 1, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items() if k in changing}
+            best_state = {k: v.detach().clone() for k, v in tracked.items()}
         else:
             bad_epochs += 1
             if config.patience and bad_epochs >= config.patience:
