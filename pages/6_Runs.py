@@ -62,7 +62,9 @@ st.subheader("One run")
 run_id = st.selectbox("Run", selected, key="runs-one")
 files = files_of[run_id]
 c1, c2, c3, c4 = st.columns(4)
-if c1.button("Make it the current run", key="runs-current", disabled=run_id == state.current_run_id()):
+trained = "model.safetensors" in files  # cross-validation and comparison records hold no model to predict with
+if c1.button("Make it the current run", key="runs-current", disabled=run_id == state.current_run_id() or not trained,
+             help=None if trained else "Only a training run has a model for Predict and Explain."):
     state.set_current_run(run_id)
     st.rerun()
 for col, name, mime, label in ((c2, "model.safetensors", "application/octet-stream", "Download weights"),
