@@ -13,7 +13,7 @@ def test_metrics_on_a_known_confusion():
     assert m["confusion"] == [[2, 1, 0], [0, 2, 0], [0, 0, 1]]
     per = {r["class"]: r for r in m["per_class"]}
     assert per["a"]["recall"] == pytest.approx(2 / 3) and per["b"]["precision"] == pytest.approx(2 / 3)
-    assert m["log_loss"] == pytest.approx(-np.mean(np.log([.9, .8, .8, .9, .9, .8])), rel=1e-6)
+    assert m["log_loss"] == pytest.approx(-np.mean(np.log([.9, .8, .2, .9, .9, .8])), rel=1e-6)
     assert m["n"] == 6
 
 
