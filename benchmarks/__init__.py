@@ -1,0 +1,1 @@
+"""The workbench benchmark (``python benchmarks/run.py``); not part of the tlcore package."""

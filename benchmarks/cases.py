@@ -1,0 +1,291 @@
+"""The benchmark's measurements. Each function times one thing on this machine and returns plain numbers.
+
+Every training case starts from an empty feature cache, so the one backbone pass that fills it is part of the
+time. "One backbone pass" is the time to run the backbone over the same distinct images from the workspace
+(decode, preprocess, forward), exactly what filling a feature cache costs.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tlcore  # noqa: F401  first: tunes malloc before torch loads (see tlcore/_alloc.py)
+
+import numpy as np
+import torch
+
+from tlcore._alloc import allocator_env
+from tlcore.augment import NO_AUGMENT, eval_transform
+from tlcore.backbones import Backbone
+from tlcore.data import Dataset, import_demo
+from tlcore.data.dataset import new_dataset
+from tlcore.features import batched_images, cache_entries, clear_cache, run_frozen
+from tlcore.model import TransferModel
+from tlcore.predict import predict_stored, probs_from_batches
+from tlcore.strategies import StrategyConfig
+from tlcore.train import TrainConfig, train
+from tlcore.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+BACKBONE = "efficientnet_lite0"
+BATCH = 32
+PROBE = Path(__file__).resolve().parent / "probe.py"
+APP_START = Path(__file__).resolve().parent / "app_start.py"
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What every case shares: a workspace with the demo images, the subset measured, the backbone's name."""
+
+    ws: Workspace
+    dataset: Dataset
+    backbone: str = BACKBONE
+
+
+def demo_subset(ws: Workspace, n: int, seed: int = 0) -> Dataset:
+    """The digits demo imported into ``ws``, cut to ``n`` images with every class in proportion."""
+    full, _ = import_demo(ws)
+    if n >= len(full):
+        return full
+    rng = np.random.default_rng(seed)
+    labels = full.labels
+    picks: list[int] = []
+    for c in range(len(full.classes)):
+        members = np.flatnonzero(labels == c)
+        picks.extend(rng.choice(members, size=max(3, round(n * len(members) / len(full))), replace=False).tolist())
+    records = tuple(full.records[i] for i in sorted(picks))
+    return new_dataset(f"{full.name}, {len(records)} images", full.classes, records)
+
+
+def distinct_hashes(dataset: Dataset) -> list[str]:
+    return list(dict.fromkeys(dataset.hashes))
+
+
+def ready_batches(setup: Setup, backbone: Backbone, n_images: int) -> list[torch.Tensor]:
+    """Preprocessed channels-last batches of real images, for timing the network alone."""
+    tf = eval_transform(backbone.data_config)
+    hashes = distinct_hashes(setup.dataset)[:n_images]
+    return [b.contiguous(memory_format=torch.channels_last) for b in batched_images(setup.ws, hashes, tf, BATCH)]
+
+
+def _images_per_s(model: torch.nn.Module, batches: list[torch.Tensor], min_images: int,
+                  grad: bool = False) -> float:
+    context = torch.enable_grad if grad else torch.inference_mode
+    with context():
+        model(batches[0])  # warm-up
+        done, start = 0, time.perf_counter()
+        while done < min_images:
+            for x in batches:
+                model(x)
+                done += len(x)
+                if done >= min_images:
+                    break
+        return done / (time.perf_counter() - start)
+
+
+def bare_throughput(model: torch.nn.Module, batches: list[torch.Tensor], min_images: int) -> float:
+    """Images/s of ``model`` on ready channels-last tensors, eval and inference mode."""
+    model.eval()
+    return _images_per_s(model, batches, min_images)
+
+
+def fast_defaults(backbone: Backbone, batches: list[torch.Tensor], min_images: int, rounds: int
+                  ) -> dict[str, float]:
+    """Images/s with each fast default switched off in turn, next to all of them on; best of ``rounds``."""
+    model = backbone.model.eval().to(memory_format=torch.channels_last)
+    model_nchw = copy.deepcopy(model).to(memory_format=torch.contiguous_format)
+    contiguous = [b.contiguous() for b in batches]
+
+    def without_inference_mode() -> float:
+        for p in model.parameters():  # a trainable model run without inference mode records the autograd graph
+            p.requires_grad_(True)
+        try:
+            return _images_per_s(model, batches, min_images, grad=True)
+        finally:
+            for p in model.parameters():
+                p.requires_grad_(False)
+
+    def one_thread() -> float:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return _images_per_s(model, batches, min_images)
+        finally:
+            torch.set_num_threads(threads)
+
+    variants = {"all_on": lambda: bare_throughput(model, batches, min_images),
+                "no_channels_last": lambda: _images_per_s(model_nchw, contiguous, min_images),
+                "no_inference_mode": without_inference_mode}
+    if torch.get_num_threads() > 1:
+        variants["one_thread"] = one_thread
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        for name, run in variants.items():
+            best[name] = max(best.get(name, 0.0), run())
+    return best
+
+
+def pipeline_throughput(setup: Setup, backbone: Backbone, prefetch: int | None = None) -> float:
+    """Images/s from stored images to class probabilities (decode, preprocess, model, softmax).
+
+    ``prefetch=None`` is :func:`tlcore.predict.predict_stored` as the app uses it; a number overrides how many
+    batches the loader thread decodes ahead (0 = decoding in the caller's thread).
+    """
+    model = TransferModel(backbone, len(setup.dataset.classes)).to(memory_format=torch.channels_last).eval()
+    tf = eval_transform(backbone.data_config)
+    hashes = distinct_hashes(setup.dataset)
+    predict_stored(model, setup.ws, hashes[:BATCH], tf)  # warm-up
+    start = time.perf_counter()
+    if prefetch is None:
+        predict_stored(model, setup.ws, hashes, tf)
+    else:
+        probs_from_batches(model, batched_images(setup.ws, hashes, tf, BATCH, prefetch=prefetch), len(hashes))
+    return len(hashes) / (time.perf_counter() - start)
+
+
+def one_pass(setup: Setup, backbone: Backbone) -> float:
+    """Seconds for one backbone pass over the dataset's distinct images, from the workspace."""
+    tf = eval_transform(backbone.data_config)
+    hashes = distinct_hashes(setup.dataset)
+    run_frozen(backbone.model, setup.ws, hashes[:BATCH], tf, "warm-up")
+    start = time.perf_counter()
+    run_frozen(backbone.model, setup.ws, hashes, tf, "pass")
+    return time.perf_counter() - start
+
+
+def _config(strategy: StrategyConfig, epochs: int, **kw: Any) -> TrainConfig:
+    return TrainConfig(backbone=BACKBONE, strategy=strategy, epochs=epochs, patience=0, augment=NO_AUGMENT,
+                       batch_size=BATCH, **kw)
+
+
+def feature_training(setup: Setup, epochs: int) -> dict[str, Any]:
+    """Feature extraction (frozen backbone, linear head) for ``epochs`` epochs, from an empty cache."""
+    clear_cache(setup.ws)
+    start = time.perf_counter()
+    result = train(setup.ws, setup.dataset, _config(StrategyConfig(name="feature-extraction"), epochs))
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "cache_mode": result.cache_mode, "cache_bytes": result.cache_bytes,
+            "timings": result.timings, "val_accuracy": result.val_metrics["accuracy"],
+            "test_accuracy": result.test_metrics["accuracy"]}
+
+
+def bytes_per_cached_image(ws: Workspace, pooled: bool) -> float | None:
+    """Disk bytes per row of the largest cache entry of one kind (pooled features, or a stage's input)."""
+    sizes = [e.nbytes / e.rows for e in cache_entries(ws)
+             if e.rows and (e.key.get("boundary") == "pooled") == pooled]
+    return max(sizes) if sizes else None
+
+
+def fine_tune(setup: Setup, epochs: int, groups: int, cache: bool) -> dict[str, Any]:
+    """The last ``groups`` block groups and the head train for ``epochs`` epochs, with or without the prefix cache."""
+    clear_cache(setup.ws)
+    strategy = StrategyConfig(name="fine-tune", fine_tune_groups=groups)
+    start = time.perf_counter()
+    result = train(setup.ws, setup.dataset, _config(strategy, epochs, cache=cache))
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "cache_mode": result.cache_mode, "cache_bytes": result.cache_bytes,
+            "timings": result.timings, "test_accuracy": result.test_metrics["accuracy"],
+            "bytes_per_image": bytes_per_cached_image(setup.ws, pooled=False)}
+
+
+def _reset_peak_rss() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # Linux: resets VmHWM to the current RSS
+        return True
+    except OSError:
+        return False
+
+
+def _rss(field: str) -> int:
+    """``VmRSS`` or ``VmHWM`` of this process in bytes (``ru_maxrss`` where /proc is missing)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def cross_validation(setup: Setup, k: int, epochs: int) -> dict[str, Any]:
+    """k-fold CV of a linear head on the frozen backbone (:func:`tlcore.cv.cross_validate`, as the app runs it),
+    from an empty cache; time, peak RSS, cache use."""
+    from tlcore.cv import cross_validate
+
+    clear_cache(setup.ws)
+    rss_before = _rss("VmRSS")
+    peak_reset = _reset_peak_rss()
+    cfg = _config(StrategyConfig(name="feature-extraction", head="linear"), epochs)
+    start = time.perf_counter()
+    result = cross_validate(setup.ws, setup.dataset, cfg, k=k)
+    seconds = time.perf_counter() - start
+    folds = result.result.folds
+    return {"seconds": seconds, "fold_accuracy": [f.metrics["accuracy"] for f in folds],
+            "cache_modes": sorted({f.cache_mode for f in folds}),
+            "peak_rss": _rss("VmHWM") if peak_reset else None, "rss_before": rss_before,
+            "bytes_per_image": bytes_per_cached_image(setup.ws, pooled=True),
+            "fold_seconds": [f.seconds for f in folds]}
+
+
+def attribution(backbone: Backbone, batch: torch.Tensor, n_images: int) -> dict[str, float] | str:
+    """Seconds per 224 px image for each attribution method, or why none could be timed."""
+    try:
+        from tlcore.explain import METHODS, ExplainConfig, explain
+    except ImportError as exc:
+        return f"tlcore.explain not available ({exc})"
+    model = TransferModel(backbone, 10).eval()
+    x = batch[:n_images].contiguous()
+    with torch.inference_mode():
+        targets = model(x).argmax(1).tolist()
+    out = {}
+    for name in METHODS:
+        explain(model, x[:1], targets[:1], ExplainConfig(name))  # warm-up (hooks, layer search, first allocations)
+        start = time.perf_counter()
+        explain(model, x, targets, ExplainConfig(name))
+        out[name] = (time.perf_counter() - start) / len(x)
+    return out
+
+
+def allocator_probe(mode: str, batch: int, images: int, spinning: bool = False) -> dict[str, Any]:
+    """Run ``probe.py`` in a fresh process with the malloc environment ``mode`` needs; return its JSON.
+
+    OpenMP threads wait passively (as this process's ``import tlcore`` set up) unless ``spinning``, which gives the
+    OpenMP runtime's default instead.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "TLCORE_MALLOC_TUNING"}
+    if mode == "off":
+        env["TLCORE_MALLOC_TUNING"] = "0"
+    elif mode == "env":
+        env.update(allocator_env())
+    if spinning:
+        env.pop("OMP_WAIT_POLICY", None)
+        env["TLCORE_OMP_PASSIVE"] = "0"
+    else:
+        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    cmd = [sys.executable, str(PROBE), "--mode", mode, "--batch", str(batch), "--images", str(images),
+           "--threads", str(torch.get_num_threads())]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800, check=False)
+    if done.returncode != 0:
+        return {"mode": mode, "batch": batch, "error": done.stderr.strip().splitlines()[-1:] or ["failed"]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def app_cold_start(workspace: Path) -> dict[str, Any]:
+    """Seconds from a fresh interpreter to the app's first rendered page (``app_start.py``), on ``workspace``."""
+    env = os.environ | {"TLCORE_WORKSPACE": str(workspace)}
+    done = subprocess.run([sys.executable, str(APP_START)], env=env, capture_output=True, text=True, timeout=600,
+                          check=False)
+    if done.returncode != 0:
+        return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
