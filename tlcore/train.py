@@ -474,7 +474,7 @@ def train(ws: Workspace, dataset: "Dataset", config: TrainConfig, split: "Split 
             groups = param_groups(model, strategy, n_trainable)
             for g in groups:
                 g["base_lr"] = g["lr"]
-            optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay, foreach=True)  # fewer small ops
+            optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay, fused=True)  # one op per step
             tracked = {k: v for k, v in model.state_dict(keep_vars=True).items() if k in changing}
             running = model.head if phase.mode == "features" else model
             max_trainable_params = max(max_trainable_params, model.trainable_parameters())
