@@ -11,7 +11,6 @@ import copy
 import json
 import logging
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -42,6 +41,7 @@ BACKBONE = "efficientnet_lite0"
 BATCH = 32
 PROBE = Path(__file__).resolve().parent / "probe.py"
 APP_START = Path(__file__).resolve().parent / "app_start.py"
+CV_MEMORY = Path(__file__).resolve().parent / "cv_memory.py"
 
 
 @dataclass(frozen=True)
@@ -187,10 +187,13 @@ def bytes_per_cached_image(ws: Workspace, pooled: bool) -> float | None:
     return max(sizes) if sizes else None
 
 
-def fine_tune(setup: Setup, epochs: int, groups: int, cache: bool) -> dict[str, Any]:
-    """The last ``groups`` block groups and the head train for ``epochs`` epochs, with or without the prefix cache."""
-    clear_cache(setup.ws)
-    strategy = StrategyConfig(name="fine-tune", fine_tune_groups=groups)
+def fine_tune(setup: Setup, epochs: int, groups: int, cache: bool, warm: bool = False,
+              head_lr: float = 1e-3) -> dict[str, Any]:
+    """The last ``groups`` block groups and the head train for ``epochs`` epochs, with or without the prefix cache,
+    from an empty cache unless ``warm`` (then a previous fine-tune's prefix rows are reused)."""
+    if not warm:
+        clear_cache(setup.ws)
+    strategy = StrategyConfig(name="fine-tune", fine_tune_groups=groups, head_lr=head_lr)
     start = time.perf_counter()
     result = train(setup.ws, setup.dataset, _config(strategy, epochs, cache=cache))
     seconds = time.perf_counter() - start
@@ -199,43 +202,38 @@ def fine_tune(setup: Setup, epochs: int, groups: int, cache: bool) -> dict[str, 
             "bytes_per_image": bytes_per_cached_image(setup.ws, pooled=False)}
 
 
-def _reset_peak_rss() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")  # Linux: resets VmHWM to the current RSS
-        return True
-    except OSError:
-        return False
-
-
-def _rss(field: str) -> int:
-    """``VmRSS`` or ``VmHWM`` of this process in bytes (``ru_maxrss`` where /proc is missing)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+def cv_config(epochs: int) -> TrainConfig:
+    """The cross-validation case's settings: a linear head on the frozen backbone, no augmentation."""
+    return _config(StrategyConfig(name="feature-extraction", head="linear"), epochs)
 
 
 def cross_validation(setup: Setup, k: int, epochs: int) -> dict[str, Any]:
     """k-fold CV of a linear head on the frozen backbone (:func:`tlcore.cv.cross_validate`, as the app runs it),
-    from an empty cache; time, peak RSS, cache use."""
+    from an empty cache."""
     from tlcore.cv import cross_validate
 
     clear_cache(setup.ws)
-    rss_before = _rss("VmRSS")
-    peak_reset = _reset_peak_rss()
-    cfg = _config(StrategyConfig(name="feature-extraction", head="linear"), epochs)
     start = time.perf_counter()
-    result = cross_validate(setup.ws, setup.dataset, cfg, k=k)
+    result = cross_validate(setup.ws, setup.dataset, cv_config(epochs), k=k)
     seconds = time.perf_counter() - start
     folds = result.result.folds
     return {"seconds": seconds, "fold_accuracy": [f.metrics["accuracy"] for f in folds],
             "cache_modes": sorted({f.cache_mode for f in folds}),
-            "peak_rss": _rss("VmHWM") if peak_reset else None, "rss_before": rss_before,
             "bytes_per_image": bytes_per_cached_image(setup.ws, pooled=True),
             "fold_seconds": [f.seconds for f in folds]}
+
+
+def cv_memory(setup: Setup, k: int, epochs: int) -> dict[str, Any]:
+    """Peak RSS of the CV case in a fresh process (``cv_memory.py``), like a job worker's."""
+    cmd = [sys.executable, str(CV_MEMORY), "--workspace", str(setup.ws.root), "--images", str(len(setup.dataset)),
+           "--folds", str(k), "--epochs", str(epochs)]
+    return _json_from(subprocess.run(cmd, capture_output=True, text=True, timeout=3600, check=False))
+
+
+def _json_from(done: subprocess.CompletedProcess) -> dict[str, Any]:
+    if done.returncode != 0:
+        return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def attribution(backbone: Backbone, batch: torch.Tensor, n_images: int) -> dict[str, float] | str:
@@ -275,17 +273,12 @@ def allocator_probe(mode: str, batch: int, images: int, spinning: bool = False) 
         env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     cmd = [sys.executable, str(PROBE), "--mode", mode, "--batch", str(batch), "--images", str(images),
            "--threads", str(torch.get_num_threads())]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800, check=False)
-    if done.returncode != 0:
-        return {"mode": mode, "batch": batch, "error": done.stderr.strip().splitlines()[-1:] or ["failed"]}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result = _json_from(subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800, check=False))
+    return {"mode": mode, "batch": batch} | result
 
 
 def app_cold_start(workspace: Path) -> dict[str, Any]:
     """Seconds from a fresh interpreter to the app's first rendered page (``app_start.py``), on ``workspace``."""
     env = os.environ | {"TLCORE_WORKSPACE": str(workspace)}
-    done = subprocess.run([sys.executable, str(APP_START)], env=env, capture_output=True, text=True, timeout=600,
-                          check=False)
-    if done.returncode != 0:
-        return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return _json_from(subprocess.run([sys.executable, str(APP_START)], env=env, capture_output=True, text=True,
+                                     timeout=600, check=False))

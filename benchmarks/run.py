@@ -150,9 +150,11 @@ def measure(plan: Plan, workspace: Path) -> dict[str, Any]:
     out["cv5_over_pass"] = cv["seconds"] / pass_seconds
     out["cv5_mean_accuracy"] = sum(cv["fold_accuracy"]) / len(cv["fold_accuracy"])
     out["cv5_cache_modes"] = cv["cache_modes"]
-    peaks = [run["peak_rss"] for run in cv_runs if run["peak_rss"]]
-    out["cv_peak_rss_mb"] = max(peaks) / 2**20 if peaks else None
-    out["cv_rss_before_mb"] = cv["rss_before"] / 2**20
+    log.info("%d-fold cross-validation in a fresh process, for its peak memory", plan.cv_folds)
+    memory = cases.cv_memory(setup, plan.cv_folds, plan.cv_epochs)
+    out["cv_peak_rss_mb"] = memory["peak_rss"] / 2**20 if "peak_rss" in memory else None
+    out["cv_rss_loaded_mb"] = memory["rss_loaded"] / 2**20 if "rss_loaded" in memory else None
+    out["cv_memory_error"] = memory.get("error")
     out["cache_bytes_per_image_features"] = cv["bytes_per_image"]
 
     cached_runs, uncached_runs = [], []
@@ -162,6 +164,8 @@ def measure(plan: Plan, workspace: Path) -> dict[str, Any]:
         cached_runs.append(cases.fine_tune(setup, plan.fine_tune_epochs, plan.fine_tune_groups, cache=True))
         log.info("the same without the cache, the whole backbone every step (%d/%d)", r + 1, plan.fine_tune_repeats)
         uncached_runs.append(cases.fine_tune(setup, plan.fine_tune_epochs, plan.fine_tune_groups, cache=False))
+    log.info("fine-tuning again with another head learning rate: the prefix cache is warm")
+    warm = cases.fine_tune(setup, plan.fine_tune_epochs, plan.fine_tune_groups, cache=True, warm=True, head_lr=3e-3)
     cached = min(cached_runs, key=lambda run: run["seconds"])
     uncached = min(uncached_runs, key=lambda run: run["seconds"])
     out["finetune_cached_runs_seconds"] = [run["seconds"] for run in cached_runs]
@@ -169,6 +173,8 @@ def measure(plan: Plan, workspace: Path) -> dict[str, Any]:
     out["finetune_cached_seconds"] = cached["seconds"]
     out["finetune_uncached_seconds"] = uncached["seconds"]
     out["finetune_cached_over_uncached"] = cached["seconds"] / uncached["seconds"]
+    out["finetune_warm_seconds"] = warm["seconds"]
+    out["finetune_warm_over_uncached"] = warm["seconds"] / uncached["seconds"]
     out["finetune_modes"] = [cached["cache_mode"], uncached["cache_mode"]]
     out["cache_bytes_per_image_prefix"] = cached["bytes_per_image"]
 
@@ -214,8 +220,9 @@ def render(r: dict[str, Any]) -> str:
         lines.append(f"{label:<{width}}{_fmt(r.get(key)):>8}  {op + ' ' + format(target, 'g'):>8}  "
                      f"{'yes' if met else 'NO' if met is not None else 'n/a'}")
     lines += ["", "memory",
-              f"  peak RSS during the CV case: {_fmt(r['cv_peak_rss_mb'], 0)} MB "
-              f"(RSS before it: {_fmt(r['cv_rss_before_mb'], 0)} MB)",
+              f"  peak RSS of a fresh process running the CV case: {_fmt(r['cv_peak_rss_mb'], 0)} MB "
+              f"({_fmt(r['cv_rss_loaded_mb'], 0)} MB once torch and the backbone are loaded)"
+              + (f"; failed: {r['cv_memory_error']}" if r.get("cv_memory_error") else ""),
               f"  cached features: {_fmt(r['cache_bytes_per_image_features'], 0)} bytes per image; cached prefix "
               f"(input of the last block group): {_fmt(r['cache_bytes_per_image_prefix'], 0)} bytes per image",
               "", "absolute (for comparing machines)",
@@ -228,7 +235,9 @@ def render(r: dict[str, Any]) -> str:
               f"5-fold CV: {' / '.join(_fmt(s, 1) for s in r['cv5_runs_seconds'])} s",
               f"  fine-tune the last block group: cached "
               f"{' / '.join(_fmt(s, 1) for s in r['finetune_cached_runs_seconds'])} s, uncached "
-              f"{' / '.join(_fmt(s, 1) for s in r['finetune_uncached_runs_seconds'])} s",
+              f"{' / '.join(_fmt(s, 1) for s in r['finetune_uncached_runs_seconds'])} s; again with another head "
+              f"setting on the warm prefix cache {_fmt(r['finetune_warm_seconds'], 1)} s "
+              f"({_fmt(r['finetune_warm_over_uncached'])} of uncached)",
               f"  accuracy (sanity): feature extraction test {_fmt(r['features20_test_accuracy'], 3)}, "
               f"CV mean {_fmt(r['cv5_mean_accuracy'], 3)}",
               "", "fast defaults (bare backbone, images/s with one default switched off)",
