@@ -14,6 +14,10 @@ from ui import charts, images, state
 log = logging.getLogger(__name__)
 
 
+CACHE_MODES = {  # what a run's trainable part trained on (tlcore.train.TrainResult.cache_mode)
+    "features": "cached backbone features", "prefix": "cached frozen prefix",
+    "aug-bank": "cached augmentation bank", "none": "images every epoch (nothing frozen to cache)"}
+
 def metric_row(record: dict[str, Any]) -> None:
     """Test accuracy, balanced accuracy, macro F1 and log loss, plus how long it took."""
     test = record.get("test_metrics") or {}
@@ -27,9 +31,10 @@ def metric_row(record: dict[str, Any]) -> None:
     cols[4].metric("Training time", f"{(record.get('timings') or {}).get('total', 0.0):.0f} s")
     best, epochs = record.get("best_epoch"), len(record.get("history", []))
     stopped = " (stopped early)" if record.get("stopped_early") else ""
+    cached = f" ({record['cache_bytes'] / 2**20:,.1f} MB cached)" if record.get("cache_bytes") else ""
     st.caption(f"{record.get('backbone', '')} · {record.get('strategy', '')} · best epoch {best} of {epochs}{stopped}"
                f" · {test.get('n', 0)} test images · augmentation: {record.get('augmentation', 'none')}"
-               f" · cache: {record.get('cache_mode', '')}")
+               f" · inputs: {CACHE_MODES.get(record.get('cache_mode', ''), record.get('cache_mode', ''))}{cached}")
 
 
 def test_probs(run_id: str) -> np.ndarray | None:

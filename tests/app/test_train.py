@@ -69,6 +69,8 @@ def test_a_quick_training_job_ends_with_metrics_confusion_matrix_and_gallery(ws,
     assert list(per_class["class"]) == ["blue", "green", "red"]
     assert int(per_class["support"].sum()) == record["test_metrics"]["n"]
     assert not at.button(key="train-start").disabled  # finished: another run may start
+    mb = record["cache_bytes"] / 2**20
+    assert any("inputs: cached" in c.value and f"({mb:,.1f} MB cached)" in c.value for c in at.caption)
 
 
 def test_a_failing_job_shows_its_reason_not_a_traceback(ws, dataset, monkeypatch):
