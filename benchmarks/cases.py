@@ -28,7 +28,7 @@ from tlcore.augment import NO_AUGMENT, eval_transform
 from tlcore.backbones import Backbone
 from tlcore.data import Dataset, import_demo
 from tlcore.data.dataset import new_dataset
-from tlcore.features import batched_images, cache_entries, clear_cache, run_frozen
+from tlcore.features import FEATURE_BATCH, batched_images, cache_entries, clear_cache, run_frozen
 from tlcore.model import TransferModel
 from tlcore.predict import predict_stored, probs_from_batches
 from tlcore.strategies import StrategyConfig
@@ -38,7 +38,7 @@ from tlcore.workspace import Workspace
 log = logging.getLogger(__name__)
 
 BACKBONE = "efficientnet_lite0"
-BATCH = 32
+BATCH = 32  # the training cases' batch size
 PROBE = Path(__file__).resolve().parent / "probe.py"
 APP_START = Path(__file__).resolve().parent / "app_start.py"
 CV_MEMORY = Path(__file__).resolve().parent / "cv_memory.py"
@@ -76,7 +76,8 @@ def ready_batches(setup: Setup, backbone: Backbone, n_images: int) -> list[torch
     """Preprocessed channels-last batches of real images, for timing the network alone."""
     tf = eval_transform(backbone.data_config)
     hashes = distinct_hashes(setup.dataset)[:n_images]
-    return [b.contiguous(memory_format=torch.channels_last) for b in batched_images(setup.ws, hashes, tf, BATCH)]
+    batches = batched_images(setup.ws, hashes, tf, FEATURE_BATCH)  # the batch size the pipeline uses
+    return [b.contiguous(memory_format=torch.channels_last) for b in batches]
 
 
 def _images_per_s(model: torch.nn.Module, batches: list[torch.Tensor], min_images: int,
@@ -145,12 +146,13 @@ def pipeline_throughput(setup: Setup, backbone: Backbone, prefetch: int | None =
     model = TransferModel(backbone, len(setup.dataset.classes)).to(memory_format=torch.channels_last).eval()
     tf = eval_transform(backbone.data_config)
     hashes = distinct_hashes(setup.dataset)
-    predict_stored(model, setup.ws, hashes[:BATCH], tf)  # warm-up
+    predict_stored(model, setup.ws, hashes[:FEATURE_BATCH], tf)  # warm-up
     start = time.perf_counter()
     if prefetch is None:
         predict_stored(model, setup.ws, hashes, tf)
     else:
-        probs_from_batches(model, batched_images(setup.ws, hashes, tf, BATCH, prefetch=prefetch), len(hashes))
+        batches = batched_images(setup.ws, hashes, tf, FEATURE_BATCH, prefetch=prefetch)
+        probs_from_batches(model, batches, len(hashes))
     return len(hashes) / (time.perf_counter() - start)
 
 
@@ -158,7 +160,7 @@ def one_pass(setup: Setup, backbone: Backbone) -> float:
     """Seconds for one backbone pass over the dataset's distinct images, from the workspace."""
     tf = eval_transform(backbone.data_config)
     hashes = distinct_hashes(setup.dataset)
-    run_frozen(backbone.model, setup.ws, hashes[:BATCH], tf, "warm-up")
+    run_frozen(backbone.model, setup.ws, hashes[:FEATURE_BATCH], tf, "warm-up")
     start = time.perf_counter()
     run_frozen(backbone.model, setup.ws, hashes, tf, "pass")
     return time.perf_counter() - start

@@ -98,6 +98,7 @@ def measure(plan: Plan, workspace: Path) -> dict[str, Any]:
     log.info("importing the digits demo into %s", ws.root)
     setup = cases.Setup(ws, cases.demo_subset(ws, plan.images))
     out["images"] = len(setup.dataset)
+    out["feature_batch"] = cases.FEATURE_BATCH
     backbone = create_backbone(cases.BACKBONE)
 
     log.info("bare network throughput and fast defaults")
@@ -226,7 +227,8 @@ def render(r: dict[str, Any]) -> str:
               f"  cached features: {_fmt(r['cache_bytes_per_image_features'], 0)} bytes per image; cached prefix "
               f"(input of the last block group): {_fmt(r['cache_bytes_per_image_prefix'], 0)} bytes per image",
               "", "absolute (for comparing machines)",
-              f"  bare backbone, ready tensors, batch 32:      {_fmt(r['bare_images_per_s'], 1):>7} images/s",
+              f"  bare backbone on ready tensors:             {_fmt(r['bare_images_per_s'], 1):>7} images/s"
+              f"  (batch {r['feature_batch']}, as the pipeline)",
               f"  stored images -> predictions:               {_fmt(r['pipeline_images_per_s'], 1):>7} images/s"
               f"  (decoding in the caller's thread: {_fmt(r['pipeline_no_prefetch_images_per_s'], 1)})",
               f"  one backbone pass from stored images:       {_fmt(r['pass_images_per_s'], 1):>7} images/s "

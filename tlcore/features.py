@@ -47,7 +47,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_MEMORY_LIMIT = 1 << 30  # entries above 1 GiB are memory-mapped from disk
-FEATURE_BATCH = 32
+# Images per forward pass of a frozen network. Measured on 2 cores at 224 px with EfficientNet-Lite0: with the malloc
+# tuning 16 is as fast as 32 and peaks ~400 MB lower (1.3 vs 1.7 GB); without it, smaller batches are faster.
+FEATURE_BATCH = 16
 _COPY_CHUNK = 1 << 26  # bytes copied at a time when an entry grows on disk
 _META = "meta.json"
 _LOCK = ".lock"
