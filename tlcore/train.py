@@ -235,10 +235,12 @@ class _Trainer:
             gen = np.random.default_rng(_stable_seed(cfg.seed, "views", epoch))
             views = gen.integers(0, len(bank), size=len(train_idx))
             for batch in self.batch_order(epoch, len(train_idx)):
-                if len(bank) == 1:  # one gather per batch (a memory-mapped entry reads just these rows)
-                    x = np.asarray(bank[0][0][bank[0][1][batch]])
-                else:
-                    x = np.stack([bank[views[i]][0][bank[views[i]][1][i]] for i in batch])
+                x = np.empty((len(batch), *bank[0][0].shape[1:]), dtype=np.float32)
+                batch_views = views[batch]
+                for v, (rows, positions, _) in enumerate(bank):  # one gather per view and batch
+                    pick = batch_views == v
+                    if pick.any():
+                        x[pick] = rows[positions[batch[pick]]]
                 yield torch.from_numpy(x), self.labels[train_idx[batch]]
 
         def val_batches() -> Iterator[tuple["torch.Tensor", "torch.Tensor"]]:
