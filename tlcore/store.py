@@ -250,6 +250,13 @@ def reconcile(ws: Workspace) -> None:
 
 
 def _alive(pid: int) -> bool:
+    """True if process ``pid`` may still write: it exists and is not a zombie (a dead writer not yet reaped)."""
+    if Path("/proc/self/stat").is_file():  # Linux: a zombie still answers kill(pid, 0)
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X", "x")
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
