@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tlcore.jobs import JobManager
 from tlcore.workspace import Workspace
 
 
@@ -49,3 +50,18 @@ def test_a_run_folder_left_by_a_dead_but_unreaped_writer_is_removed(ws):
         assert list(ws.tmp.iterdir()) == [live]
     finally:
         writer.wait()
+
+
+def test_a_restart_leaves_the_temp_file_of_a_cache_fill_in_progress_alone(ws):
+    import fcntl
+
+    entry = ws.cache / "0123456789abcdef01234567"
+    entry.mkdir()
+    rows = entry / ".rows-a1b2c3.npy.tmp"
+    rows.write_bytes(b"rows being written")
+    with open(entry / ".lock", "a+b") as lock:  # another process filling this entry holds its lock
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        JobManager(ws).close()
+        assert rows.read_bytes() == b"rows being written"
+    JobManager(ws).close()  # the filler is gone: its temp file is stale
+    assert not rows.exists() and (entry / ".lock").is_file()
