@@ -10,11 +10,12 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import torch
 
 from tlcore.backbones import create_backbone
 from tlcore.cv import (
-    carve_validation, check_folds, cross_validate, cv_csv, folds_from_record, make_folds, save_cv, subsample,
-    summarize_values, training_part,
+    PristineBackbones, carve_validation, check_folds, cross_validate, cv_csv, default_backbone_factory,
+    folds_from_record, make_folds, save_cv, subsample, summarize_values, training_part,
 )
 from tlcore.data import import_folder
 from tlcore.errors import DatasetError
@@ -161,6 +162,27 @@ def test_frozen_backbone_k_fold_runs_the_backbone_once_per_image(ws, dataset):
     assert sum(f.n_test for f in result.result.folds) == 27
     for f in result.result.folds:
         assert f.n_train + f.n_val + f.n_test == 27 and f.n_val >= 3  # inner validation: >= 1 image per class
+
+
+def test_pristine_backbones_are_built_once_shared_when_frozen_and_copied_when_trained(ws, dataset, monkeypatch):
+    monkeypatch.setenv("TLCORE_TEST_BACKBONES", "1")  # tiny timm models with seeded random weights
+    frozen, fine = tiny_config(epochs=2), tiny_config("fine-tune", epochs=2)
+    factory = PristineBackbones()
+    kept = factory(frozen)
+    assert factory(frozen) is kept  # feature extraction only runs it frozen
+    copied = factory(fine)
+    assert copied is not kept and copied.model is not kept.model
+    inside = {id(m) for m in copied.model.modules()}
+    assert all(id(m) in inside for stage in copied.stages for m in stage)  # the stages run the copy's modules
+    before = {k: v.clone() for k, v in kept.model.state_dict().items()}
+
+    reused = cross_validate(ws, dataset, fine, k=3, backbone_factory=factory)
+    cross_validate(ws, dataset, frozen, k=3, backbone_factory=factory)
+    after = factory(frozen).model.state_dict()
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    built = cross_validate(ws, dataset, fine, k=3, backbone_factory=default_backbone_factory)  # a new build per fold
+    assert [f.metrics["log_loss"] for f in reused.result.folds] == pytest.approx(
+        [f.metrics["log_loss"] for f in built.result.folds], abs=1e-6)
 
 
 def test_same_seed_gives_the_same_fold_metrics_and_events_carry_the_fold(ws, dataset):

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 
 from .cv import (
-    LOWER_IS_BETTER, METRICS, PIXELS, STRATEGY_LABELS, BackboneFactory, StrategyResult, Steps, base_record,
-    check_folds, config_setting, int_setting, make_folds, mean_metrics, oof_probs, reused_folds, run_folds,
-    summarize_values,
+    LOWER_IS_BETTER, METRICS, PIXELS, STRATEGY_LABELS, BackboneFactory, PristineBackbones, StrategyResult, Steps,
+    base_record, check_folds, config_setting, int_setting, make_folds, mean_metrics, oof_probs, reused_folds,
+    run_folds, summarize_values,
 )
 from .data import Dataset
 from .errors import TlcoreError
@@ -227,7 +227,8 @@ def compare_strategies(ws: Workspace, dataset: Dataset, config: "TrainConfig", s
     on_event(Message(f"comparing {', '.join(names)} on the same {len(fold_list)} folds of {dataset.name}"))
     started = time.perf_counter()
     steps = Steps(len(names) * len(fold_list), on_event)
-    results = [_evaluate(ws, dataset, config, n, fold_list, on_event, cancel, steps, overrides, backbone_factory)
+    factory = backbone_factory or PristineBackbones()  # shared: strategies on one backbone build it once
+    results = [_evaluate(ws, dataset, config, n, fold_list, on_event, cancel, steps, overrides, factory)
                for n in names]
     return ComparisonResult(dataset.id, dataset.name, tuple(dataset.classes), config, fold_list, results, metric,
                             verdict(results, metric), time.perf_counter() - started)
@@ -367,11 +368,12 @@ def data_efficiency_curve(ws: Workspace, dataset: Dataset, config: "TrainConfig"
         pixels = pixel_matrix(ws, dataset, on_event=on_event, cancel=cancel)
     rows: list[dict[str, Any]] = []
     seconds: dict[str, float] = {}
+    factory = backbone_factory or PristineBackbones()  # every point of the curve starts from the same copy
     for name in names:
         start = time.perf_counter()
         for fraction in fracs:
             res = _evaluate(ws, dataset, config, name, fold_list, on_event, cancel, steps, overrides,
-                            backbone_factory, fraction, pixels)
+                            factory, fraction, pixels)
             for f in res.folds:
                 n_train = f.n_train + f.n_val
                 rows.append({"strategy": name, "label": res.label, "fraction": fraction, "fold": f.fold,
