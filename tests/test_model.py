@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from tlcore.backbones import Backbone
-from tlcore.model import TransferModel, make_head
+from tlcore.model import Dropout, TransferModel, make_head
 
 
 def _trainable_names(model: TransferModel) -> set[str]:
@@ -25,16 +25,44 @@ def test_forward_and_heads(tiny_effnet: Backbone) -> None:
     model.eval()
     with torch.no_grad():
         assert model(torch.randn(2, 3, 64, 64)).shape == (2, 3)
-    assert [type(m) for m in model.head] == [nn.Dropout, nn.Linear]
+    assert [type(m) for m in model.head] == [Dropout, nn.Linear]
     assert model.head[1].in_features == 256 and model.head[0].p == 0.2
     mlp = make_head(256, 5, head="mlp", hidden=32, dropout=0.3)
-    assert [type(m) for m in mlp] == [nn.Dropout, nn.Linear, nn.ReLU, nn.Dropout, nn.Linear]
+    assert [type(m) for m in mlp] == [Dropout, nn.Linear, nn.ReLU, Dropout, nn.Linear]
     assert (mlp[1].in_features, mlp[1].out_features, mlp[4].out_features) == (256, 32, 5)
     assert mlp[0].p == mlp[3].p == 0.3
     with pytest.raises(ValueError, match="'head'"):
         make_head(256, 5, head="transformer")
     with pytest.raises(ValueError, match="num_classes"):
         TransferModel(tiny_effnet, num_classes=1)
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5])
+def test_dropout_zeroes_a_share_p_of_inputs_and_rescales_the_rest(p: float) -> None:
+    layer = Dropout(p).train()
+    x = torch.ones(64, 1000, requires_grad=True)
+    y = layer(x)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - (1 - p)) < 0.01  # 64,000 draws: the share is within 1% of 1 - p
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 1 / (1 - p)))
+    assert not torch.equal(kept[0], kept[1])  # a fresh mask per row
+    y.sum().backward()  # the gradient flows through the kept inputs only, with the same scale
+    assert torch.equal(x.grad, y.detach())
+    assert not torch.equal(layer(x), y)  # and a fresh mask per call
+
+
+def test_dropout_is_the_identity_in_eval_mode_and_repeatable_under_a_seed() -> None:
+    x = torch.randn(8, 50)
+    assert Dropout(0.5).eval()(x) is x
+
+    def masks(seed: int) -> list[torch.Tensor]:
+        torch.manual_seed(seed)
+        layer = Dropout(0.3).train()
+        return [layer(x) for _ in range(3)]
+
+    assert all(torch.equal(a, b) for a, b in zip(masks(1), masks(1)))
+    assert not torch.equal(masks(1)[0], masks(2)[0])
+    assert torch.equal(Dropout(0.0).train()(x), x)
 
 
 def test_backbone_registered_once(tiny_effnet: Backbone) -> None:
