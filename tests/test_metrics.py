@@ -15,6 +15,9 @@ def test_metrics_on_a_known_confusion():
     assert per["a"]["recall"] == pytest.approx(2 / 3) and per["b"]["precision"] == pytest.approx(2 / 3)
     assert m["log_loss"] == pytest.approx(-np.mean(np.log([.9, .8, .2, .9, .9, .8])), rel=1e-6)
     assert m["n"] == 6
+    assert m["macro_f1"] == pytest.approx((0.8 + 0.8 + 1) / 3)  # a: P 1, R 2/3; b: P 2/3, R 1; c: 1
+    absent = classification_metrics(y, np.hstack([probs, np.zeros((6, 1))]), ["a", "b", "c", "d"])
+    assert absent["macro_f1"] == pytest.approx((0.8 + 0.8 + 1 + 0) / 4)  # a class nobody has or predicts counts as 0
 
 
 def test_most_confused_pairs_are_sorted():
