@@ -2,7 +2,8 @@
 
 1. A new user's path: Try the demo -> train a short feature-extraction run -> test accuracy and confusion matrix
    -> predict on test images -> the run in the Runs table.
-2. Two browser contexts (two users) import different datasets and train at the same time; each sees its own result.
+2. Two browser contexts (two users) import different datasets and train at the same time; each sees its own result;
+   then both explain their own run's test images at the same time and each sees maps of its own run and classes.
 
 Screenshots go to ``$TLCORE_SCREENSHOTS`` (default: a temporary folder) for a person to look at.
 """
@@ -31,6 +32,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 TRAIN_TIMEOUT_MS = 900_000  # generous: a cold feature pass over the digits on 2 busy shared cores
+EXPLAIN_TIMEOUT_MS = 300_000
+# the line above an explained image: "<name> — predicted <class> (<p>%) · true: <class> ✓ · maps explain <class>"
+EXPLAINED = re.compile(r"(?P<name>.+) — predicted (?P<predicted>.+) \(\d+%\) "
+                       r"· true: (?P<true>.+) [✓✗] · maps explain (?P<target>.+)")
 
 pytestmark = [
     pytest.mark.browser,
@@ -180,6 +185,28 @@ def heatmap_ticks(page) -> set[str]:
     return {t.strip() for t in plot.locator(".xtick text").evaluate_all("els => els.map(e => e.textContent)")}
 
 
+def explain_test_images(page) -> None:
+    """On the Explain page, start maps (default methods and sanity check) for the current run's first test images."""
+    go_to(page, "Explain")
+    page.locator("[data-testid='stSelectbox']").filter(has_text="Show").click()
+    page.get_by_role("option", name="All test images").click()
+    settle(page)
+    page.get_by_role("button", name="Explain", exact=True).click()
+
+
+def explained_images(page) -> list[dict[str, str]]:
+    """Wait for the maps; return each explained image's name and classes as the page shows them."""
+    page.get_by_text("Can these maps be trusted?").wait_for(timeout=EXPLAIN_TIMEOUT_MS)
+    page.wait_for_selector(IDLE, timeout=60_000)
+    lines = page.locator("[data-testid='stMain'] [data-testid='stMarkdown']").filter(has_text="maps explain")
+    out = []
+    for text in lines.all_inner_texts():
+        match = EXPLAINED.fullmatch(text.strip())
+        assert match, f"unexpected line above an explained image: {text!r}"
+        out.append(match.groupdict())
+    return out
+
+
 def test_demo_train_results_predict_runs(browser, server, shots):
     context, page = open_app(browser, server)
     try:
@@ -274,6 +301,32 @@ def test_two_sessions_train_at_the_same_time_and_each_sees_its_own_result(browse
         page_b.wait_for_selector(IDLE, timeout=120_000)
         wait_for_results(page_b)
         assert heatmap_ticks(page_b) == set(HOSTILE.values())
+
+        explain_test_images(page_a)  # both sessions explain their own run at the same time
+        explain_test_images(page_b)
+        digits, colours = {str(d) for d in range(10)}, set(HOSTILE.values())
+        for page, classes, dataset, other in ((page_a, digits, "digits (demo)", colours),
+                                              (page_b, colours, "colours", digits)):
+            shown = explained_images(page)
+            assert len(shown) == 4 and page.locator("[data-testid='stMain'] [data-testid='stImage']").count() == 12
+            assert all(s["predicted"] in classes and s["true"] in classes and s["target"] == s["predicted"]
+                       for s in shown), shown
+            assert not any(s["predicted"] in other or s["true"] in other for s in shown), shown
+            run = page.get_by_role("combobox", name="Run").input_value()
+            assert run.endswith(f" · {dataset}")  # each session's own run, the one it just trained
+            assert run.split(" · ")[0] in page.locator("[data-testid='stSidebar']").inner_text()
+            page.locator("[data-testid='stMain'] [data-testid='stMarkdown']").filter(
+                has_text="maps explain").first.evaluate("e => e.scrollIntoView({block: 'start'})")  # for the shots
+        names_b = [s["name"] for s in explained_images(page_b)]
+        assert all(n.split("/")[0] in HOSTILE.values() for n in names_b), names_b  # names and classes as typed
+        assert any(n.startswith(("**red**/", "<i>green/")) for n in names_b), names_b
+        main_b = page_b.locator("[data-testid='stMain']")
+        assert main_b.locator("strong, em, b", has_text=re.compile(r"^(red|green)$")).count() == 0
+        assert main_b.locator("i", has_text=re.compile(r"^green")).count() == 0  # "<i>green" was not rendered
+        assert "digits" not in main_b.inner_text()
+        assert "colours" not in page_a.locator("[data-testid='stMain']").inner_text()
+        for name, page in (("11-session-a-explain", page_a), ("12-session-b-explain", page_b)):
+            page.screenshot(path=shots / f"{name}.png", full_page=True)
     finally:
         ctx_a.close()
         ctx_b.close()
