@@ -40,6 +40,7 @@ from torch import nn
 from torchvision import models as tv_models
 
 from .errors import WeightsUnavailable
+from .layers import GlobalAvgPool2d, use_layout_preserving_pools
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +273,7 @@ def create_backbone(name: str, pretrained: bool = True, weights_file: str | Path
         _load_weights_file(model, Path(weights_file), name, head_prefix)
         weights_source = f"file: {Path(weights_file).name}"
     model.eval()
+    use_layout_preserving_pools(model)  # channels-last training stays fast through the global pool
     groups = _torchvision_groups(model) if source == "torchvision" else _timm_groups(model)
     stages = _build_stages(model, groups)
     log.info("Backbone %s: %d groups, %d features, weights: %s", name, len(groups), num_features, weights_source)
@@ -541,7 +543,7 @@ def _execution_units(model: nn.Module) -> list[tuple[str | None, nn.Module]] | N
         return named(*[f"features.{i}" for i in range(len(model.features))], "avgpool", "classifier")
     if kind is tv_models.MobileNetV2:
         features = [f"features.{i}" for i in range(len(model.features))]
-        return named(*features) + [(None, nn.AdaptiveAvgPool2d(1)), (None, nn.Flatten(1))] + named("classifier")
+        return named(*features) + [(None, GlobalAvgPool2d()), (None, nn.Flatten(1))] + named("classifier")
     return None
 
 

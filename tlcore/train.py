@@ -216,7 +216,9 @@ class _Trainer:
             boundary = f"stage-{frozen_stages}"
 
         def forward(x: "torch.Tensor") -> "torch.Tensor":
-            return model.head(tail(x) if tail is not None else x)  # cached rows are contiguous, like the tail
+            if tail is None:
+                return model.head(x)
+            return model.head(tail(x.contiguous(memory_format=torch.channels_last)))  # rows are stored NCHW
 
         train_idx, val_idx = self.split.train, self.split.val
         if cfg.augment.enabled:
@@ -256,14 +258,13 @@ class _Trainer:
         return _PhaseData(mode, forward, train_batches, val_batches, nbytes, cached_inputs)
 
     def split_stages(self, frozen_stages: int) -> tuple["torch.nn.Module", "torch.nn.Module"]:
-        """The frozen stages and the trainable tail. The tail is switched to the contiguous memory format: late
-        stages work on small feature maps, where channels-last BatchNorm backward is several times slower on CPU."""
+        """The frozen stages and the trainable tail, both channels-last like the model (its global pool keeps the
+        gradient's layout, see :mod:`tlcore.layers`, so the tail's BatchNorm backward stays on the fast path)."""
         import torch
 
         stages = self.backbone.stages
         assert stages is not None
-        tail = torch.nn.Sequential(*stages[frozen_stages:]).to(memory_format=torch.contiguous_format)
-        return torch.nn.Sequential(*stages[:frozen_stages]), tail
+        return torch.nn.Sequential(*stages[:frozen_stages]), torch.nn.Sequential(*stages[frozen_stages:])
 
     def image_phase(self, frozen_stages: int = 0) -> _PhaseData:
         """Inputs when the whole network runs every step: images loaded (and augmented) on the fly."""
@@ -276,7 +277,7 @@ class _Trainer:
 
             def split_forward(x: "torch.Tensor") -> "torch.Tensor":
                 with torch.no_grad():  # frozen: nothing to remember for backward
-                    x = prefix(x).contiguous()
+                    x = prefix(x)
                 return self.model.head(tail(x))
 
             forward = split_forward
