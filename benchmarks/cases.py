@@ -201,6 +201,7 @@ def fine_tune(setup: Setup, epochs: int, groups: int, cache: bool, warm: bool = 
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "cache_mode": result.cache_mode, "cache_bytes": result.cache_bytes,
             "timings": result.timings, "test_accuracy": result.test_metrics["accuracy"],
+            "epoch_seconds": [h["seconds"] for h in result.history],
             "bytes_per_image": bytes_per_cached_image(setup.ws, pooled=False)}
 
 
