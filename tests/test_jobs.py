@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -19,37 +18,15 @@ from tlcore.events import CancelToken, Message
 from tlcore.jobs import JobManager, JobNotFound, JobStatus, _run_task
 from tlcore.workspace import Workspace
 
+from .processes import alive, snapshot, until
+
 REPO = Path(__file__).resolve().parent.parent
 CHECKSUM_6 = 569481  # selftest checksum for steps=6: fold of (c * 31 + step) % 1_000_003 over steps 1..6
-
-
-def _alive(pid: int) -> bool:
-    """True if ``pid`` is a running (not zombie) process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
-def _until(check, timeout: float = 20.0, what: str = "condition"):
-    """Poll ``check()`` until it returns something truthy; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def _running_with_progress(manager: JobManager, job_id: str) -> JobStatus | None:
     status = manager.get(job_id)
     return status if status.state == "running" and status.progress and status.progress["done"] >= 1 else None
-
-
-def _snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture()
@@ -81,7 +58,7 @@ def test_job_runs_to_done_and_another_manager_sees_it(ws: Workspace, manager: Jo
         assert status.params == {"steps": 6, "delay": 0.05, "echo": {"tab": 1}}
         assert status.created <= status.started <= status.finished
         assert status.progress["kind"] == "progress" and (status.progress["done"], status.progress["total"]) == (6, 6)
-        _until(lambda: not _alive(status.pid), what="the worker to exit after its last status")
+        until(lambda: not alive(status.pid), what="the worker to exit after its last status")
 
         events = other.events(job_id)
         assert [e["index"] for e in events] == list(range(len(events)))
@@ -154,21 +131,21 @@ def test_crashed_worker_is_failed_with_the_reason_and_the_next_job_runs(
 
 def test_cancel_stops_a_running_job(manager: JobManager) -> None:
     job_id = manager.submit("selftest", {"steps": 400, "delay": 0.05})
-    running = _until(lambda: _running_with_progress(manager, job_id), what="the job to report progress")
+    running = until(lambda: _running_with_progress(manager, job_id), what="the job to report progress")
     assert manager.cancel(job_id).cancel_requested
     status = manager.wait(job_id, timeout=20)
     assert status.state == "cancelled"
     assert status.error == "cancelled by the user"
     assert status.result is None
     assert status.progress["done"] < 400
-    _until(lambda: not _alive(running.pid), what="the cancelled worker to exit")
+    until(lambda: not alive(running.pid), what="the cancelled worker to exit")
     assert manager.cancel(job_id).state == "cancelled"  # cancelling a finished job changes nothing
 
 
 @pytest.mark.parametrize(("hang", "exit_code"), [(True, -signal.SIGTERM), ("hard", -signal.SIGKILL)])
 def test_cancel_terminates_a_worker_that_ignores_it(impatient: JobManager, hang: bool | str, exit_code: int) -> None:
     job_id = impatient.submit("selftest", {"steps": 4, "delay": 0.01, "at": 1, "hang": hang})
-    _until(lambda: any("hanging" in e.get("text", "") for e in impatient.events(job_id)), what="the hang to begin")
+    until(lambda: any("hanging" in e.get("text", "") for e in impatient.events(job_id)), what="the hang to begin")
     pid = impatient.get(job_id).pid
     impatient.cancel(job_id)
     status = impatient.wait(job_id, timeout=20)
@@ -176,7 +153,7 @@ def test_cancel_terminates_a_worker_that_ignores_it(impatient: JobManager, hang:
     assert status.error == "cancelled by the user; the worker did not stop within 0.5 s and was terminated"
     assert status.result is None
     assert read_json(impatient.ws.jobs / job_id / "status.json")["exit_code"] == exit_code  # SIGKILL if SIGTERM ignored
-    assert not _alive(pid)
+    assert not alive(pid)
 
 
 def test_jobs_queue_in_order_and_each_owner_sees_its_own(manager: JobManager) -> None:
@@ -184,7 +161,7 @@ def test_jobs_queue_in_order_and_each_owner_sees_its_own(manager: JobManager) ->
     second = manager.submit("selftest", {"steps": 3, "delay": 0.01, "echo": 2}, owner="b")
     dropped = manager.submit("selftest", {"steps": 3, "delay": 0.01}, owner="b")
     third = manager.submit("selftest", {"steps": 3, "delay": 0.01, "echo": 3}, owner="a")
-    _until(lambda: _running_with_progress(manager, first), what="the first job to run")
+    until(lambda: _running_with_progress(manager, first), what="the first job to run")
     assert [manager.get(j).state for j in (second, dropped, third)] == ["queued"] * 3
 
     cancelled = manager.cancel(dropped)
@@ -218,21 +195,21 @@ def test_server_death_kills_the_worker_and_a_new_manager_reports_interrupted(ws:
     with JobManager(ws, poll_interval=0.05) as earlier:
         kept = [earlier.submit("selftest", {"steps": 3, "delay": 0.01}), earlier.submit("selftest", {"fail": "x"})]
         assert [earlier.wait(j, timeout=30).state for j in kept] == ["done", "failed"]
-    before = {j: _snapshot(ws.jobs / j) for j in kept}
+    before = {j: snapshot(ws.jobs / j) for j in kept}
 
     env = os.environ | {"PYTHONPATH": str(REPO)}
     server = subprocess.Popen([sys.executable, "-c", _SERVER, str(ws.root)], stdout=subprocess.PIPE, env=env, text=True)
     try:
         running, waiting = server.stdout.readline().split()
         with JobManager(ws, poll_interval=0.05) as observer:  # constructed while the server lives: leaves its jobs
-            status = _until(lambda: _running_with_progress(observer, running), what="the server's job to run")
+            status = until(lambda: _running_with_progress(observer, running), what="the server's job to run")
             assert observer.get(waiting).state == "queued"
         worker = status.pid
-        assert _alive(worker)
+        assert alive(worker)
         (ws.jobs / running / ".status.json.half.tmp").write_text("{half")
         server.send_signal(signal.SIGKILL)
         server.wait(10)
-        _until(lambda: not _alive(worker), what="the worker to die with the server")
+        until(lambda: not alive(worker), what="the worker to die with the server")
     finally:
         if server.poll() is None:
             server.kill()
@@ -245,7 +222,7 @@ def test_server_death_kills_the_worker_and_a_new_manager_reports_interrupted(ws:
     assert s_running.finished is not None and s_running.progress["done"] >= 1
     assert (s_waiting.state, s_waiting.error) == ("interrupted", "the server stopped before this job started")
     assert list(ws.jobs.rglob("*.tmp")) == []
-    assert {j: _snapshot(ws.jobs / j) for j in kept} == before
+    assert {j: snapshot(ws.jobs / j) for j in kept} == before
 
 
 def test_two_managers_submitting_at_once_keep_their_results_apart(ws: Workspace) -> None:

@@ -9,7 +9,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from contextlib import closing
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from tlcore.store import list_runs, load_run
 from tlcore.train import config_to_dict
 from tlcore.workspace import Workspace
 
+from .processes import alive, snapshot, until
 from .synthetic import write_class_folder
 from .test_train import tiny_config
 
@@ -38,30 +38,6 @@ manager = JobManager(Workspace(sys.argv[1]), poll_interval=0.05)
 print(manager.submit("train", json.loads(sys.argv[2]), owner=sys.argv[3], label="long training"), flush=True)
 time.sleep(600)
 """
-
-
-def _alive(pid: int) -> bool:
-    """True if ``pid`` is a running (not zombie) process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
-def _until(check, timeout: float, what: str):
-    """Poll ``check()`` until it returns something truthy; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
-
-
-def _snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _index_rows(ws: Workspace) -> list[tuple]:
@@ -147,7 +123,7 @@ def test_server_killed_mid_training_restarts_clean_with_earlier_runs_intact(ws, 
         status = earlier.wait(first, timeout=180)
     assert status.state == "done", status.error
     run_id = status.result["run_id"]
-    run_bytes = _snapshot(ws.runs / run_id)
+    run_bytes = snapshot(ws.runs / run_id)
     assert sorted(run_bytes) == ["model.safetensors", "run.json", "test_probs.npy"]
     index = _index_rows(ws)
     assert [row[0] for row in index] == [run_id] and [r.id for r in list_runs(ws)] == [run_id]
@@ -158,12 +134,12 @@ def test_server_killed_mid_training_restarts_clean_with_earlier_runs_intact(ws, 
     server, killed = _start_server(ws, {"dataset_id": dataset.id, "config": long_training})
     try:
         with JobManager(ws, poll_interval=0.05) as observer:  # made while the server lives: leaves its job alone
-            running = _until(lambda: _epoch_running(observer, killed), 180, "the server's training to run epochs")
+            running = until(lambda: _epoch_running(observer, killed), 180, "the server's training to run epochs")
         worker = running.pid
-        assert _alive(worker)
+        assert alive(worker)
         server.send_signal(signal.SIGKILL)
         server.wait(30)
-        _until(lambda: not _alive(worker), 30, "the training worker to die with the server")
+        until(lambda: not alive(worker), 30, "the training worker to die with the server")
     finally:
         if server.poll() is None:
             server.kill()
@@ -185,7 +161,7 @@ def test_server_killed_mid_training_restarts_clean_with_earlier_runs_intact(ws, 
     assert list(ws.tmp.iterdir()) == []
     assert [p for p in planted if p.exists()] == []
     assert _temp_files(ws.root) == []
-    assert _snapshot(ws.runs / run_id) == run_bytes
+    assert snapshot(ws.runs / run_id) == run_bytes
     np.testing.assert_array_equal(_test_probs(ws, run_id), probs)
 
     at = _app_after_restart(ws, dataset.id, monkeypatch)
@@ -210,7 +186,7 @@ def test_a_run_folder_left_by_a_dead_but_unreaped_writer_is_removed(ws):
 
     writer = subprocess.Popen([sys.executable, "-c", "pass"])
     try:
-        _until(lambda: Path(f"/proc/{writer.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z", 30,
+        until(lambda: Path(f"/proc/{writer.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z", 30,
                "the writer to exit (unreaped)")
         staging = ws.tmp / f"run-20250101-000000-abcdef.{writer.pid}.tmp"
         staging.mkdir()
