@@ -237,12 +237,15 @@ class _Trainer:
             gen = np.random.default_rng(_stable_seed(cfg.seed, "views", epoch))
             views = gen.integers(0, len(bank), size=len(train_idx))
             for batch in self.batch_order(epoch, len(train_idx)):
-                x = np.empty((len(batch), *bank[0][0].shape[1:]), dtype=np.float32)
-                batch_views = views[batch]
-                for v, (rows, positions, _) in enumerate(bank):  # one gather per view and batch
-                    pick = batch_views == v
-                    if pick.any():
-                        x[pick] = rows[positions[batch[pick]]]
+                if len(bank) == 1:  # exact features: one gather
+                    x = np.asarray(bank[0][0][bank[0][1][batch]], dtype=np.float32)
+                else:
+                    x = np.empty((len(batch), *bank[0][0].shape[1:]), dtype=np.float32)
+                    batch_views = views[batch]
+                    for v, (rows, positions, _) in enumerate(bank):  # one gather per view and batch
+                        pick = batch_views == v
+                        if pick.any():
+                            x[pick] = rows[positions[batch[pick]]]
                 yield torch.from_numpy(x), self.labels[train_idx[batch]]
 
         def val_batches() -> Iterator[tuple["torch.Tensor", "torch.Tensor"]]:
