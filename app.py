@@ -1,4 +1,5 @@
-"""The transfer-learning workbench: Streamlit entry point and router. Run with ``streamlit run app.py``.
+"""The transfer-learning workbench: Streamlit entry point and router. Run with ``python -m ui.serve`` (which is
+``streamlit run app.py`` without a "Page not found" glitch on a fresh server; see :mod:`ui.serve`).
 
 Every page is a thin skin over :mod:`tlcore`; shared UI glue lives in :mod:`ui`. Pages owned by other issues
 (Explain, Cross-validation) join the navigation as soon as their files exist.

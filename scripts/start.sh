@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 bash scripts/install.sh
 "$PY" -m tlcore import demo --quiet >/dev/null
-exec "$PY" -m streamlit run app.py --server.port "${PORT:-8501}" "$@"
+exec "$PY" -m ui.serve --server.port "${PORT:-8501}" "$@"  # = streamlit run app.py (see ui/serve.py)
