@@ -34,8 +34,8 @@ from tlcore.train import TrainConfig, _balanced_accuracy, train
 from tlcore.workspace import Workspace
 
 from .synthetic import write_class_folder
+from .test_train import TINY, ImageCounter, fresh_backbone
 
-TINY = "timm/test_efficientnet"
 KEY = CacheKey("b", "w", 32, "pre", "pooled")
 
 
@@ -48,22 +48,6 @@ def ws(tmp_path) -> Workspace:
 def dataset(ws, tmp_path):
     ds, _ = import_folder(ws, write_class_folder(tmp_path / "imgs", n_per_class=10, size=20))
     return ds
-
-
-def fresh_backbone():
-    torch.manual_seed(123)
-    return create_backbone(TINY, pretrained=False)
-
-
-class ImageCounter:
-    """Counts images passing through a module's forward."""
-
-    def __init__(self, module: torch.nn.Module) -> None:
-        self.images = 0
-        module.register_forward_hook(self._hook)
-
-    def _hook(self, module, inputs, output) -> None:
-        self.images += inputs[0].shape[0]
 
 
 def rows_for(hashes: list[str], width: int = 3) -> np.ndarray:
