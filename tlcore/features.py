@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .atomic import atomic_write, atomic_write_json, read_json
+from .atomic import atomic_write, atomic_write_json, read_json, remove_stale_temp_files
 from .errors import TlcoreError
 from .events import CancelToken, EventCallback, ProgressTimer, ignore_event
 from .workspace import Workspace
@@ -172,6 +172,26 @@ def _entry_lock(folder: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def remove_stale_fill_files(ws: Workspace) -> int:
+    """Delete the temp files of cache fills cut short by a crash, in entries no process is filling now.
+
+    A fill holds its entry's lock while it writes, so an entry whose lock is free at once has no write in progress;
+    one being filled (by any process) is left alone. Returns how many files were removed.
+    """
+    removed = 0
+    for entry in (e for e in ws.cache.iterdir() if (e / _LOCK).is_file()):
+        with open(entry / _LOCK, "a+b") as f:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # being filled right now
+            n = remove_stale_temp_files(entry)
+        if n:
+            log.info("removed %d stale temp file(s) in the cache entry %s", n, entry.name)
+        removed += n
+    return removed
 
 
 def _fill(ws: Workspace, key: CacheKey, index: dict[str, int], old: np.ndarray | None, missing: list[str],

@@ -58,6 +58,7 @@ from ._alloc import allocator_env
 from .atomic import atomic_write_json, atomic_write_text, read_json, remove_stale_temp_files
 from .errors import Cancelled, TlcoreError
 from .events import CancelToken, Event, EventCallback, event_to_dict
+from .features import remove_stale_fill_files
 from .tasks import TASKS
 from .workspace import Workspace
 
@@ -81,7 +82,6 @@ CANCELLED_QUEUED = "cancelled by the user before it started"
 _JOB_ID = re.compile(r"^\d{8}-\d{6}-\d{6}-[0-9a-f]{6}$")
 _TAIL_BYTES = 64 * 1024
 _STALE_TMPDIR_S = 60.0
-_CACHE_LOCK = ".lock"  # a cache entry's fill lock (tlcore.features holds it while it writes the entry)
 
 
 class JobNotFound(TlcoreError, KeyError):
@@ -521,26 +521,7 @@ class JobManager:
                     removed = remove_stale_temp_files(job_dir)
                 if removed:
                     logger.info("removed %d stale temp file(s) in %s", removed, job_dir)
-        self._remove_stale_cache_temp_files()
-
-    def _remove_stale_cache_temp_files(self) -> None:
-        """Delete temp files of cache fills cut short by a crash, in entries no process is filling now.
-
-        A fill holds an exclusive ``flock`` on its entry's lock file while it writes, so an entry whose lock is
-        free at once has no write in progress; one being filled (by any process) is left alone.
-        """
-        for entry in self.ws.cache.iterdir():
-            lock = entry / _CACHE_LOCK
-            if not lock.is_file():
-                continue
-            with open(lock, "a+b") as f:
-                try:
-                    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    continue  # being filled right now
-                removed = remove_stale_temp_files(entry)
-            if removed:
-                logger.info("removed %d stale temp file(s) in the cache entry %s", removed, entry.name)
+        remove_stale_fill_files(self.ws)  # a killed fill's rows file can be gigabytes
 
     # ------------------------------------------------------------------ supervisor
 
