@@ -14,9 +14,10 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import tlcore  # noqa: F401  first: tunes malloc before torch loads (see tlcore/_alloc.py)
 
@@ -258,11 +259,25 @@ def attribution(backbone: Backbone, batch: torch.Tensor, n_images: int) -> dict[
     return out
 
 
-def allocator_probe(mode: str, batch: int, images: int, spinning: bool = False) -> dict[str, Any]:
+@contextmanager
+def busy_core(limit_seconds: float = 900.0) -> Iterator[None]:
+    """Another process keeps one core busy (a spin loop that ends by itself after ``limit_seconds`` at the latest)
+    while the block runs: the browser, the app or a second job on a user's machine."""
+    spin = f"import time\nend = time.monotonic() + {limit_seconds}\nwhile time.monotonic() < end:\n    pass\n"
+    hog = subprocess.Popen([sys.executable, "-c", spin])
+    try:
+        yield
+    finally:
+        hog.kill()
+        hog.wait()
+
+
+def allocator_probe(mode: str, batch: int, images: int, spinning: bool = False, busy: bool = False
+                    ) -> dict[str, Any]:
     """Run ``probe.py`` in a fresh process with the malloc environment ``mode`` needs; return its JSON.
 
     OpenMP threads wait passively (as this process's ``import tlcore`` set up) unless ``spinning``, which gives the
-    OpenMP runtime's default instead.
+    OpenMP runtime's default instead. With ``busy``, another process keeps one core busy meanwhile.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "TLCORE_MALLOC_TUNING"}
     if mode == "off":
@@ -276,7 +291,8 @@ def allocator_probe(mode: str, batch: int, images: int, spinning: bool = False) 
         env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     cmd = [sys.executable, str(PROBE), "--mode", mode, "--batch", str(batch), "--images", str(images),
            "--threads", str(torch.get_num_threads())]
-    result = _json_from(subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800, check=False))
+    with busy_core() if busy else nullcontext():
+        result = _json_from(subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800, check=False))
     return {"mode": mode, "batch": batch} | result
 
 

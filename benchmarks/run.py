@@ -87,6 +87,10 @@ def measure(plan: Plan, workspace: Path) -> dict[str, Any]:
     log.info("OpenMP's default spinning threads instead of passive ones (fresh process, batch 32)")
     spinning = cases.allocator_probe("mallopt", 32, plan.probe_images, spinning=True)
     out["omp_spinning_images_per_s"] = spinning.get("images_per_s")
+    log.info("passive and spinning OpenMP threads again, with another process keeping one core busy")
+    for name, spin in (("passive", False), ("spinning", True)):
+        busy = cases.allocator_probe("mallopt", 32, plan.probe_images, spinning=spin, busy=True)
+        out[f"omp_busy_{name}_images_per_s"] = busy.get("images_per_s")
     for p in probes:
         if "images_per_s" in p:
             out[f"alloc_{p['mode']}_b{p['batch']}_images_per_s"] = p["images_per_s"]
@@ -261,9 +265,14 @@ def render(r: dict[str, Any]) -> str:
         lines.append(f"  {m['torch_threads']} threads vs 1: {_fmt(r['threads_speedup'])}x  "
                      f"({_fmt(r['one_thread_images_per_s'], 1)} images/s with 1)")
     if r.get("omp_spinning_images_per_s") and r.get("alloc_mallopt_b32_images_per_s"):
-        lines.append(f"  OpenMP threads sleeping while they wait (OMP_WAIT_POLICY=PASSIVE; fresh processes): "
-                     f"{r['alloc_mallopt_b32_images_per_s'] / r['omp_spinning_images_per_s']:.2f}x  "
+        lines.append(f"  OpenMP threads sleeping while they wait (OMP_WAIT_POLICY=PASSIVE; fresh processes, batch 32): "
+                     f"idle machine {r['alloc_mallopt_b32_images_per_s'] / r['omp_spinning_images_per_s']:.2f}x  "
                      f"({r['omp_spinning_images_per_s']:.1f} images/s spinning)")
+    if r.get("omp_busy_passive_images_per_s") and r.get("omp_busy_spinning_images_per_s"):
+        lines.append(f"    with another process keeping one core busy: "
+                     f"{r['omp_busy_passive_images_per_s'] / r['omp_busy_spinning_images_per_s']:.2f}x  "
+                     f"({r['omp_busy_passive_images_per_s']:.1f} images/s passive, "
+                     f"{r['omp_busy_spinning_images_per_s']:.1f} spinning)")
     lines += ["", "malloc (fresh process per row, bare backbone, images/s and page faults per image)"]
     names = {"off": "glibc defaults", "mallopt": "mallopt at import tlcore (app, CLI)",
              "env": "MALLOC_* env vars (job worker)", "late": "mallopt after torch import"}

@@ -12,10 +12,13 @@ imported, which is why ``import tlcore`` must come before ``import torch``. ``TL
 both off. :func:`allocator_status` says which route is in force (``benchmarks/run.py`` measures both).
 
 The other setting that only counts before torch loads: OpenMP worker threads that sleep while they wait
-(``OMP_WAIT_POLICY=PASSIVE``) instead of spinning. On a machine where anything else needs a core (the browser,
-the app, another job), spinning threads steal the time the thread they wait for needs, and inference runs 2-3x
-slower (measured on 2 cores; ``benchmarks/run.py`` shows it); on an idle machine both run at the same speed.
-``import tlcore`` sets it unless the variable is already set or ``TLCORE_OMP_PASSIVE=0``; children inherit it.
+(``OMP_WAIT_POLICY=PASSIVE``) instead of spinning. It is a trade: on a machine where anything else needs a core
+(the browser, the app, another job), spinning threads steal the time the thread they wait for needs, and inference
+ran 1.4-2x slower than with sleeping threads (2 cores, one kept busy by another process); on an otherwise idle
+machine sleeping threads wake up late and cost 10-15% (``benchmarks/run.py`` measures both). A workbench shares its
+machine with a browser and a server, so the robust setting wins; a dedicated machine can spin with
+``TLCORE_OMP_PASSIVE=0``. ``import tlcore`` sets it unless the variable is already set or ``TLCORE_OMP_PASSIVE=0``;
+children inherit it.
 """
 
 from __future__ import annotations
