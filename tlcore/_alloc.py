@@ -14,11 +14,11 @@ both off. :func:`allocator_status` says which route is in force (``benchmarks/ru
 The other setting that only counts before torch loads: OpenMP worker threads that sleep while they wait
 (``OMP_WAIT_POLICY=PASSIVE``) instead of spinning. It is a trade: on a machine where anything else needs a core
 (the browser, the app, another job), spinning threads steal the time the thread they wait for needs, and inference
-ran 1.4-2x slower than with sleeping threads (2 cores, one kept busy by another process); on an otherwise idle
-machine sleeping threads wake up late and cost 10-15% (``benchmarks/run.py`` measures both). A workbench shares its
-machine with a browser and a server, so the robust setting wins; a dedicated machine can spin with
-``TLCORE_OMP_PASSIVE=0``. ``import tlcore`` sets it unless the variable is already set or ``TLCORE_OMP_PASSIVE=0``;
-children inherit it.
+ran 1.3-2x slower than with sleeping threads (2 cores, one kept busy by another process); on an otherwise idle
+machine sleeping threads wake up late and cost 10-30%, more on a virtual machine whose cores the host shares with
+other guests (``benchmarks/run.py`` measures both). A workbench shares its machine with a browser and a server,
+so the robust setting wins; a dedicated machine can spin with ``TLCORE_OMP_PASSIVE=0``. ``import tlcore`` sets it
+unless the variable is already set or ``TLCORE_OMP_PASSIVE=0``; children inherit it.
 """
 
 from __future__ import annotations
