@@ -9,6 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from torchvision.transforms import v2
 
 from tlcore.augment import NO_AUGMENT, AugmentConfig, eval_transform, train_transform
 from tlcore.backbones import create_backbone
@@ -243,11 +244,13 @@ def test_other_transforms_are_applied_as_they_are(ws, dataset):
 
 def test_to_float_batch_normalises_like_torchvision():
     images = np.random.default_rng(0).integers(0, 256, size=(3, 5, 4, 3), dtype=np.uint8)
-    x = to_float_batch(images, (0.1, 0.2, 0.3), (0.5, 0.25, 2.0))
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # stds whose reciprocals are inexact
+    x = to_float_batch(images, mean, std)
     assert x.shape == (3, 3, 5, 4) and x.dtype == torch.float32
-    mean, std = torch.tensor([0.1, 0.2, 0.3]).view(1, 3, 1, 1), torch.tensor([0.5, 0.25, 2.0]).view(1, 3, 1, 1)
-    ref = (torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255 - mean) / std
-    torch.testing.assert_close(x, ref)
+    assert x.is_contiguous(memory_format=torch.channels_last)
+    to_float = v2.Compose([v2.ToDtype(torch.float32, scale=True), v2.Normalize(mean, std)])
+    ref = torch.stack([to_float(torch.from_numpy(image).permute(2, 0, 1)) for image in images])
+    assert torch.equal(x, ref)  # bit for bit
 
 
 def test_a_loader_error_reaches_the_caller(ws, dataset, tiny_config):

@@ -340,14 +340,20 @@ def split_transform(transform: Callable[["Image.Image"], "torch.Tensor"]) -> Spl
 def to_float_batch(images: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> "torch.Tensor":
     """``(N, H, W, 3)`` uint8 → normalised float32 ``(N, 3, H, W)`` in channels-last memory format.
 
-    The same arithmetic, element by element, as ``PILToTensor → ToDtype(float32, scale=True) → Normalize``.
+    The same float32 arithmetic, element by element, as ``PILToTensor → ToDtype(float32, scale=True) → Normalize``
+    (scale by 1/255, subtract the mean, divide by the std), so the numbers are bit for bit the same. It runs in
+    NumPy, on one thread and without torch's thread pool: the image loader thread calls it while the model
+    computes, and it is twice as fast as the same steps in torch on 2 threads.
     """
     import torch
 
-    x = torch.from_numpy(images).permute(0, 3, 1, 2).to(torch.float32)  # keeps the channels-last strides
-    m = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
-    s = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
-    return x.mul_(1.0 / 255).sub_(m).div_(s)
+    n, h, w, c = images.shape
+    out = np.empty(images.shape, dtype=np.float32)
+    rows = out.reshape(n * h, w * c)  # a mean and std per channel, tiled along a row: long inner loops
+    np.multiply(images.reshape(n * h, w * c), np.float32(1 / 255), out=rows, dtype=np.float32)
+    rows -= np.tile(np.asarray(mean, dtype=np.float32), w)
+    rows /= np.tile(np.asarray(std, dtype=np.float32), w)
+    return torch.from_numpy(out).permute(0, 3, 1, 2)  # keeps the channels-last strides
 
 
 def _as_rgb_array(image: "Image.Image") -> np.ndarray:
@@ -361,9 +367,9 @@ def batched_images(ws: Workspace, hashes: Sequence[str], transform: Callable[["I
                    prefetch: int = 2) -> Iterator["torch.Tensor"]:
     """Load and transform stored images, yielding normalised float batches in order.
 
-    Decoding and the transform's PIL steps run in a background thread (``prefetch`` batches ahead; 0 = in the
-    caller's thread), overlapping with the model's compute; the final conversion to float runs once per batch in
-    the caller's thread. With ``seeds``, the torch RNG is seeded per image before its transform, so random
+    Decoding, the transform's PIL steps and the conversion to float (once per batch) run in a background thread
+    (``prefetch`` batches ahead; 0 = in the caller's thread), overlapping with the model's compute, so the
+    caller's thread only runs the model. With ``seeds``, the torch RNG is seeded per image before its transform, so random
     augmentations depend neither on batching nor on order, and the caller's RNG stream is left as it was; pass
     ``prefetch=0`` then if the caller draws random numbers meanwhile (dropout), since the RNG is global.
     """
@@ -386,16 +392,15 @@ def batched_images(ws: Workspace, hashes: Sequence[str], transform: Callable[["I
                 for h, seed in zip(chunk, chunk_seeds):
                     torch.manual_seed(int(seed))
                     items.append(one(h))
-        return np.stack(items) if split is not None else torch.stack(items)
-
-    def finish(batch: Any) -> "torch.Tensor":
-        return to_float_batch(batch, split.mean, split.std) if split is not None else batch
+        if split is None:
+            return torch.stack(items)
+        return to_float_batch(np.stack(items), split.mean, split.std)
 
     chunks = [(hashes[i:i + batch_size], None if seeds is None else seeds[i:i + batch_size])
               for i in range(0, len(hashes), batch_size)]
     if prefetch <= 0 or len(chunks) <= 1:
         for chunk, chunk_seeds in chunks:
-            yield finish(make_batch(chunk, chunk_seeds))
+            yield make_batch(chunk, chunk_seeds)
         return
     q: queue.Queue = queue.Queue(maxsize=prefetch)
     stop = threading.Event()
@@ -420,7 +425,7 @@ def batched_images(ws: Workspace, hashes: Sequence[str], transform: Callable[["I
                 return
             if status == "error":
                 raise item
-            yield finish(item)
+            yield item
     finally:
         stop.set()
         while thread.is_alive():
