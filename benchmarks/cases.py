@@ -138,23 +138,49 @@ def fast_defaults(backbone: Backbone, batches: list[torch.Tensor], min_images: i
     return best
 
 
-def pipeline_throughput(setup: Setup, backbone: Backbone, prefetch: int | None = None) -> float:
-    """Images/s from stored images to class probabilities (decode, preprocess, model, softmax).
+def pipeline_vs_bare(setup: Setup, backbone: Backbone, batches: list[torch.Tensor], passes: int,
+                     round_images: int = 250) -> dict[str, float]:
+    """Images/s from stored images to class probabilities, next to the bare backbone on ready tensors.
 
-    ``prefetch=None`` is :func:`tlcore.predict.predict_stored` as the app uses it; a number overrides how many
-    batches the loader thread decodes ahead (0 = decoding in the caller's thread).
+    Three things run in alternating rounds of about ``round_images`` images, so that each sees the same machine
+    (a shared VM's speed drifts by a quarter over tens of seconds, which decided the ratio when each was a separate
+    best-of run): the pipeline as :func:`tlcore.predict.predict_stored` runs it for the app (decoding and
+    preprocessing in the loader thread), the same with decoding in the caller's thread, and the bare backbone on
+    ``batches`` (ready channels-last tensors). The pipeline's rounds walk through the dataset's distinct images
+    ``passes`` times. Returns images/s under ``pipeline``, ``no_prefetch`` and ``bare``: total images ÷ total time.
     """
     model = TransferModel(backbone, len(setup.dataset.classes)).to(memory_format=torch.channels_last).eval()
+    bare_model = backbone.model
     tf = eval_transform(backbone.data_config)
     hashes = distinct_hashes(setup.dataset)
     predict_stored(model, setup.ws, hashes[:FEATURE_BATCH], tf)  # warm-up
-    start = time.perf_counter()
-    if prefetch is None:
-        predict_stored(model, setup.ws, hashes, tf)
-    else:
-        batches = batched_images(setup.ws, hashes, tf, FEATURE_BATCH, prefetch=prefetch)
-        probs_from_batches(model, batches, len(hashes))
-    return len(hashes) / (time.perf_counter() - start)
+    seconds = {"pipeline": 0.0, "no_prefetch": 0.0, "bare": 0.0}
+    images = dict.fromkeys(seconds, 0)
+
+    def timed(name: str, n: int, run: Any) -> None:
+        start = time.perf_counter()
+        run()
+        seconds[name] += time.perf_counter() - start
+        images[name] += n
+
+    def bare(n: int) -> None:
+        with torch.inference_mode():
+            done = 0
+            while done < n:
+                for x in batches:
+                    bare_model(x)
+                    done += len(x)
+                    if done >= n:
+                        break
+
+    for _ in range(passes):
+        for i in range(0, len(hashes), round_images):
+            chunk = hashes[i:i + round_images]
+            timed("pipeline", len(chunk), lambda: predict_stored(model, setup.ws, chunk, tf))
+            timed("bare", len(chunk), lambda: bare(len(chunk)))
+            timed("no_prefetch", len(chunk), lambda: probs_from_batches(
+                model, batched_images(setup.ws, chunk, tf, FEATURE_BATCH, prefetch=0), len(chunk)))
+    return {name: images[name] / seconds[name] for name in seconds}
 
 
 def one_pass(setup: Setup, backbone: Backbone) -> float:
