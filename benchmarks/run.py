@@ -1,6 +1,6 @@
 """The workbench benchmark: what caching the frozen part of a network buys on this machine, as ratios.
 
-    python benchmarks/run.py            # full run on 1,000 digits-demo images (about 10 minutes on 2 cores)
+    python benchmarks/run.py            # full run on 1,000 digits-demo images (about 25 minutes on 2 cores)
     python benchmarks/run.py --quick    # 300 images, fewer repetitions (a few minutes)
     python benchmarks/run.py --json     # one JSON object on stdout instead of the table
 
