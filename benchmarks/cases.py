@@ -81,18 +81,25 @@ def ready_batches(setup: Setup, backbone: Backbone, n_images: int) -> list[torch
     return [b.contiguous(memory_format=torch.channels_last) for b in batches]
 
 
+def _run_images(model: torch.nn.Module, batches: list[torch.Tensor], min_images: int) -> int:
+    """Run ``model`` over ``batches``, round and round, until at least ``min_images`` went through; return how many."""
+    done = 0
+    while done < min_images:
+        for x in batches:
+            model(x)
+            done += len(x)
+            if done >= min_images:
+                break
+    return done
+
+
 def _images_per_s(model: torch.nn.Module, batches: list[torch.Tensor], min_images: int,
                   grad: bool = False) -> float:
     context = torch.enable_grad if grad else torch.inference_mode
     with context():
         model(batches[0])  # warm-up
-        done, start = 0, time.perf_counter()
-        while done < min_images:
-            for x in batches:
-                model(x)
-                done += len(x)
-                if done >= min_images:
-                    break
+        start = time.perf_counter()
+        done = _run_images(model, batches, min_images)
         return done / (time.perf_counter() - start)
 
 
@@ -139,7 +146,7 @@ def fast_defaults(backbone: Backbone, batches: list[torch.Tensor], min_images: i
 
 
 def pipeline_vs_bare(setup: Setup, backbone: Backbone, batches: list[torch.Tensor], passes: int,
-                     round_images: int = 250) -> dict[str, float]:
+                     round_images: int = 8 * FEATURE_BATCH) -> dict[str, float]:
     """Images/s from stored images to class probabilities, next to the bare backbone on ready tensors.
 
     Three things run in alternating rounds of about ``round_images`` images, so that each sees the same machine
@@ -157,29 +164,24 @@ def pipeline_vs_bare(setup: Setup, backbone: Backbone, batches: list[torch.Tenso
     seconds = {"pipeline": 0.0, "no_prefetch": 0.0, "bare": 0.0}
     images = dict.fromkeys(seconds, 0)
 
-    def timed(name: str, n: int, run: Any) -> None:
+    def timed(name: str, run: Any) -> None:
+        """Time ``run``, which returns how many images it ran."""
         start = time.perf_counter()
-        run()
+        n = run()
         seconds[name] += time.perf_counter() - start
         images[name] += n
 
-    def bare(n: int) -> None:
+    def bare(n: int) -> int:
         with torch.inference_mode():
-            done = 0
-            while done < n:
-                for x in batches:
-                    bare_model(x)
-                    done += len(x)
-                    if done >= n:
-                        break
+            return _run_images(bare_model, batches, n)  # whole batches: may run a few more than n
 
     for _ in range(passes):
         for i in range(0, len(hashes), round_images):
             chunk = hashes[i:i + round_images]
-            timed("pipeline", len(chunk), lambda: predict_stored(model, setup.ws, chunk, tf))
-            timed("bare", len(chunk), lambda: bare(len(chunk)))
-            timed("no_prefetch", len(chunk), lambda: probs_from_batches(
-                model, batched_images(setup.ws, chunk, tf, FEATURE_BATCH, prefetch=0), len(chunk)))
+            timed("pipeline", lambda: len(predict_stored(model, setup.ws, chunk, tf)))
+            timed("bare", lambda: bare(len(chunk)))
+            timed("no_prefetch", lambda: len(probs_from_batches(
+                model, batched_images(setup.ws, chunk, tf, FEATURE_BATCH, prefetch=0), len(chunk))))
     return {name: images[name] / seconds[name] for name in seconds}
 
 
