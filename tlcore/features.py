@@ -47,10 +47,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_MEMORY_LIMIT = 1 << 30  # entries above 1 GiB are memory-mapped from disk
-# Images per forward pass of a frozen network. Measured on 2 cores at 224 px with EfficientNet-Lite0, stored images
-# to features, batch sizes in alternating rounds: 16 → 52.5, 32 → 57.5, 48 → 60.8 images/s, with a peak RSS of about
-# 1.05, 1.35 and (at 64) 1.95 GB for inference alone. 32 is the trade; without the malloc tuning (tlcore/_alloc.py)
-# smaller batches would be faster.
+# Images per forward pass of a frozen network. Measured on 2 cores at 224 px with EfficientNet-Lite0, stored
+# images to features, batch sizes in alternating rounds: 16 → 52.5, 32 → 57.5, 48 → 60.8 images/s, with a peak
+# RSS of about 1.05, 1.35 and (at 64) 1.95 GB for inference alone. 32 is the trade; without the malloc tuning
+# (tlcore/_alloc.py) smaller batches would be faster.
 FEATURE_BATCH = 32
 _COPY_CHUNK = 1 << 26  # bytes copied at a time when an entry grows on disk
 _META = "meta.json"
@@ -371,9 +371,9 @@ def batched_images(ws: Workspace, hashes: Sequence[str], transform: Callable[["I
 
     Decoding, the transform's PIL steps and the conversion to float (once per batch) run in a background thread
     (``prefetch`` batches ahead; 0 = in the caller's thread), overlapping with the model's compute, so the
-    caller's thread only runs the model. With ``seeds``, the torch RNG is seeded per image before its transform, so random
-    augmentations depend neither on batching nor on order, and the caller's RNG stream is left as it was; pass
-    ``prefetch=0`` then if the caller draws random numbers meanwhile (dropout), since the RNG is global.
+    caller's thread only runs the model. With ``seeds``, the torch RNG is seeded per image before its transform, so
+    random augmentations depend neither on batching nor on order, and the caller's RNG stream is left as it was;
+    pass ``prefetch=0`` then if the caller draws random numbers meanwhile (dropout), since the RNG is global.
     """
     import torch
 
