@@ -28,7 +28,7 @@ import signal  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from dataclasses import asdict, dataclass  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any, Iterable  # noqa: E402
 
 from tlcore.runtime import prepare_process, runtime_info  # noqa: E402
 
@@ -136,10 +136,10 @@ def measure(plan: Plan, workspace: Path) -> dict[str, Any]:
         fe_runs.append(cases.feature_training(setup, plan.feature_epochs))
         log.info("%d-fold cross-validation (%d/%d)", plan.cv_folds, r + 1, plan.repeats)
         cv_runs.append(cases.cross_validation(setup, plan.cv_folds, plan.cv_epochs))
-    pass_seconds = sum(passes) / len(passes)
+    pass_seconds = _mean(passes)
     fe, cv = fe_runs[-1], cv_runs[-1]  # for the details that don't depend on the run (modes, sizes, accuracy)
-    fe_seconds = sum(run["seconds"] for run in fe_runs) / len(fe_runs)
-    cv_seconds = sum(run["seconds"] for run in cv_runs) / len(cv_runs)
+    fe_seconds = _mean(run["seconds"] for run in fe_runs)
+    cv_seconds = _mean(run["seconds"] for run in cv_runs)
     out["pass_seconds"] = passes
     out["features20_runs_seconds"] = [run["seconds"] for run in fe_runs]
     out["cv5_runs_seconds"] = [run["seconds"] for run in cv_runs]
@@ -171,19 +171,16 @@ def measure(plan: Plan, workspace: Path) -> dict[str, Any]:
         log.info("the same without the cache, the whole backbone every step (%d/%d)", r + 1, plan.fine_tune_repeats)
         uncached_runs.append(cases.fine_tune(setup, plan.fine_tune_epochs, plan.fine_tune_groups, cache=False))
     cached, uncached = cached_runs[-1], uncached_runs[-1]  # for the details that don't depend on the run
-
-    def total(runs: list[dict[str, Any]], key: str) -> float:
-        return sum(run[key] if key == "seconds" else sum(run[key]) for run in runs)
-
     out["finetune_cached_runs_seconds"] = [run["seconds"] for run in cached_runs]
     out["finetune_uncached_runs_seconds"] = [run["seconds"] for run in uncached_runs]
-    out["finetune_cached_seconds"] = total(cached_runs, "seconds") / len(cached_runs)
-    out["finetune_uncached_seconds"] = total(uncached_runs, "seconds") / len(uncached_runs)
+    out["finetune_cached_seconds"] = _mean(run["seconds"] for run in cached_runs)
+    out["finetune_uncached_seconds"] = _mean(run["seconds"] for run in uncached_runs)
     out["finetune_cached_over_uncached"] = out["finetune_cached_seconds"] / out["finetune_uncached_seconds"]
-    out["finetune_fill_seconds"] = sum(run["timings"]["features"] for run in cached_runs) / len(cached_runs)
-    out["finetune_test_seconds"] = sum(run["timings"]["test"] for run in cached_runs) / len(cached_runs)
+    out["finetune_fill_seconds"] = _mean(run["timings"]["features"] for run in cached_runs)
+    out["finetune_test_seconds"] = _mean(run["timings"]["test"] for run in cached_runs)
     out["finetune_epoch_cached_over_uncached"] = (  # the steady state: one epoch vs one epoch
-        total(cached_runs, "epoch_seconds") / total(uncached_runs, "epoch_seconds"))
+        _mean(sum(run["epoch_seconds"]) for run in cached_runs)
+        / _mean(sum(run["epoch_seconds"]) for run in uncached_runs))
     out["finetune_warm_seconds"] = warm["seconds"]
     out["finetune_warm_over_uncached"] = warm["seconds"] / out["finetune_uncached_seconds"]
     out["finetune_modes"] = [cached["cache_mode"], uncached["cache_mode"]]
@@ -202,6 +199,12 @@ def measure(plan: Plan, workspace: Path) -> dict[str, Any]:
     out["targets"] = {key: {"target": f"{op} {value:g}", "met": _met(out.get(key), op, value)}
                       for key, (_, op, value) in TARGETS.items()}
     return out
+
+
+def _mean(values: Iterable[float]) -> float:
+    """The mean of alternated runs' times: with as many runs on each side, ratios of means are ratios of totals."""
+    values = list(values)
+    return sum(values) / len(values)
 
 
 def _met(value: float | None, op: str, target: float) -> bool | None:
