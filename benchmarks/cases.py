@@ -93,56 +93,58 @@ def _run_images(model: torch.nn.Module, batches: list[torch.Tensor], min_images:
     return done
 
 
-def _images_per_s(model: torch.nn.Module, batches: list[torch.Tensor], min_images: int,
-                  grad: bool = False) -> float:
+def _timed_images(model: torch.nn.Module, batches: list[torch.Tensor], min_images: int,
+                  grad: bool = False) -> tuple[int, float]:
+    """One warm-up batch, then :func:`_run_images`; returns the images it ran and the seconds they took."""
     context = torch.enable_grad if grad else torch.inference_mode
     with context():
-        model(batches[0])  # warm-up
+        model(batches[0])
         start = time.perf_counter()
         done = _run_images(model, batches, min_images)
-        return done / (time.perf_counter() - start)
-
-
-def bare_throughput(model: torch.nn.Module, batches: list[torch.Tensor], min_images: int) -> float:
-    """Images/s of ``model`` on ready channels-last tensors, eval and inference mode."""
-    model.eval()
-    return _images_per_s(model, batches, min_images)
+        return done, time.perf_counter() - start
 
 
 def fast_defaults(backbone: Backbone, batches: list[torch.Tensor], min_images: int, rounds: int
                   ) -> dict[str, float]:
-    """Images/s with each fast default switched off in turn, next to all of them on; best of ``rounds``."""
+    """Images/s with each fast default switched off in turn, next to all of them on.
+
+    The variants take turns for ``rounds`` rounds, and each rate is total images ÷ total time, as for the target
+    ratios (see :func:`pipeline_vs_bare` for why).
+    """
     model = backbone.model.eval().to(memory_format=torch.channels_last)
     model_nchw = copy.deepcopy(model).to(memory_format=torch.contiguous_format)
     contiguous = [b.contiguous() for b in batches]
 
-    def without_inference_mode() -> float:
+    def without_inference_mode() -> tuple[int, float]:
         for p in model.parameters():  # a trainable model run without inference mode records the autograd graph
             p.requires_grad_(True)
         try:
-            return _images_per_s(model, batches, min_images, grad=True)
+            return _timed_images(model, batches, min_images, grad=True)
         finally:
             for p in model.parameters():
                 p.requires_grad_(False)
 
-    def one_thread() -> float:
+    def one_thread() -> tuple[int, float]:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            return _images_per_s(model, batches, min_images)
+            return _timed_images(model, batches, min_images)
         finally:
             torch.set_num_threads(threads)
 
-    variants = {"all_on": lambda: bare_throughput(model, batches, min_images),
-                "no_channels_last": lambda: _images_per_s(model_nchw, contiguous, min_images),
+    variants = {"all_on": lambda: _timed_images(model, batches, min_images),
+                "no_channels_last": lambda: _timed_images(model_nchw, contiguous, min_images),
                 "no_inference_mode": without_inference_mode}
     if torch.get_num_threads() > 1:
         variants["one_thread"] = one_thread
-    best: dict[str, float] = {}
+    images = dict.fromkeys(variants, 0)
+    seconds = dict.fromkeys(variants, 0.0)
     for _ in range(rounds):
         for name, run in variants.items():
-            best[name] = max(best.get(name, 0.0), run())
-    return best
+            n, s = run()
+            images[name] += n
+            seconds[name] += s
+    return {name: images[name] / seconds[name] for name in variants}
 
 
 def pipeline_vs_bare(setup: Setup, backbone: Backbone, batches: list[torch.Tensor], passes: int,
