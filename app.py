@@ -7,12 +7,11 @@ Every page is a thin skin over :mod:`tlcore`; shared UI glue lives in :mod:`ui`.
 
 from __future__ import annotations
 
-import tlcore  # noqa: F401  first: tunes malloc before anything imports torch
-
 from pathlib import Path
 
 import streamlit as st
 
+import tlcore  # noqa: F401  first: tunes malloc before anything imports torch
 from ui import sidebar, state
 
 ROOT = Path(__file__).resolve().parent

@@ -19,21 +19,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-import tlcore  # noqa: F401  first: tunes malloc before torch loads (see tlcore/_alloc.py)
-
 import numpy as np
 import torch
 
-from tlcore._alloc import allocator_env
-from tlcore.augment import NO_AUGMENT, eval_transform
-from tlcore.backbones import Backbone
+import tlcore  # noqa: F401  first: tunes malloc before torch loads (see tlcore/_alloc.py)
 from tlcore.data import Dataset, import_demo
+from tlcore.data.augment import NO_AUGMENT, eval_transform
 from tlcore.data.dataset import new_dataset
-from tlcore.features import FEATURE_BATCH, batched_images, cache_entries, clear_cache, run_frozen
-from tlcore.model import TransferModel
-from tlcore.predict import predict_stored, probs_from_batches
-from tlcore.strategies import StrategyConfig
-from tlcore.train import TrainConfig, train
+from tlcore.data.loader import FEATURE_BATCH, batched_images
+from tlcore.models.backbones import Backbone
+from tlcore.models.inference import predict_stored, probs_from_batches, run_frozen
+from tlcore.models.transfer import TransferModel
+from tlcore.runtime.allocator import allocator_env
+from tlcore.train.caches import cache_entries, clear_cache
+from tlcore.train.loop import TrainConfig, train
+from tlcore.train.strategies import StrategyConfig
 from tlcore.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -244,7 +244,7 @@ def cv_config(epochs: int) -> TrainConfig:
 def cross_validation(setup: Setup, k: int, epochs: int) -> dict[str, Any]:
     """k-fold CV of a linear head on the frozen backbone (:func:`tlcore.cv.cross_validate`, as the app runs it),
     from an empty cache."""
-    from tlcore.cv import cross_validate
+    from tlcore.evaluate.cv import cross_validate
 
     clear_cache(setup.ws)
     start = time.perf_counter()

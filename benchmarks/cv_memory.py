@@ -40,12 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     import tlcore  # noqa: F401  first: tunes malloc before torch loads
-
     from benchmarks import cases
-    from tlcore.backbones import create_backbone
-    from tlcore.cv import cross_validate
-    from tlcore.features import clear_cache
-    from tlcore.runtime import prepare_process
+    from tlcore.evaluate.cv import cross_validate
+    from tlcore.models.backbones import create_backbone
+    from tlcore.runtime.threads import prepare_process
+    from tlcore.train.caches import clear_cache
     from tlcore.workspace import Workspace
 
     prepare_process()

@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     if args.mode == "late":
         import torch  # noqa: F401  deliberately before tlcore
-        import tlcore._alloc as alloc
+
+        import tlcore.runtime.allocator as alloc
 
         libc = alloc._libc()
         assert libc is not None, "no mallopt in this C library"
@@ -47,14 +48,14 @@ def main(argv: list[str] | None = None) -> int:
         status = f"mallopt after torch import (returned {applied})"
     else:
         import tlcore  # noqa: F401  first: tunes malloc (unless switched off) before torch loads
-        from tlcore._alloc import allocator_status
+        from tlcore.runtime.allocator import allocator_status
 
         status = allocator_status()
 
     import torch
 
-    from tlcore.backbones import create_backbone
-    from tlcore.runtime import configure_threads
+    from tlcore.models.backbones import create_backbone
+    from tlcore.runtime.threads import configure_threads
 
     threads = configure_threads(args.threads)
     model = create_backbone("efficientnet_lite0").model.eval().to(memory_format=torch.channels_last)

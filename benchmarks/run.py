@@ -18,8 +18,6 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import tlcore  # noqa: E402,F401  first: tunes malloc before anything imports torch (tlcore/_alloc.py)
-
 import argparse  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
@@ -30,7 +28,8 @@ import time  # noqa: E402
 from dataclasses import asdict, dataclass  # noqa: E402
 from typing import Any, Iterable  # noqa: E402
 
-from tlcore.runtime import prepare_process, runtime_info  # noqa: E402
+import tlcore  # noqa: E402,F401  first: tunes malloc before anything imports torch (tlcore/_alloc.py)
+from tlcore.runtime.threads import prepare_process, runtime_info  # noqa: E402
 
 log = logging.getLogger("benchmark")
 
@@ -74,7 +73,7 @@ def measure(plan: Plan, workspace: Path) -> dict[str, Any]:
     import torch
 
     from benchmarks import cases
-    from tlcore.backbones import create_backbone
+    from tlcore.models.backbones import create_backbone
     from tlcore.workspace import Workspace
 
     out: dict[str, Any] = {"plan": asdict(plan)}

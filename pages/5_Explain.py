@@ -5,10 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from tlcore.errors import TlcoreError
-from tlcore.store import list_runs
+from tlcore.runs.store import list_runs
 from ui import jobs, models, state
 from ui.text import md_escape
-
 
 RESULT, JOB, REPORT, REPORT_JOB = "tl_explain_result", "tl_explain_job", "tl_explain_report", "tl_explain_report_job"
 st.title("Explain")
@@ -19,9 +18,8 @@ if not runs:
     st.page_link("pages/3_Train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 
-from tlcore.explain import (  # noqa: E402  (imported after the empty state: keeps that path light)
-    FILTERS, METHODS, SIGNS, explain_run, load_explanation, overlay, pick_test_images)
 from tlcore.data import load_image  # noqa: E402
+from tlcore.explain import FILTERS, METHODS, SIGNS, explain_run, load_explanation, overlay, pick_test_images  # noqa: E402  (imported after the empty state: keeps that path light)
 
 ids = list(runs)
 current = state.current_run_id()

@@ -21,12 +21,12 @@ if dataset is None:
     st.page_link("pages/2_Data.py", label="Go to Data", icon=":material/photo_library:")
     st.stop()
 
-from tlcore.augment import NO_AUGMENT  # noqa: E402  (after the empty-state check: keeps that path light)
-from tlcore.compare import CHOICES  # noqa: E402
-from tlcore.cv import METRICS, STRATEGY_LABELS  # noqa: E402
+from tlcore.data.augment import NO_AUGMENT  # noqa: E402  (after the empty-state check: keeps that path light)
 from tlcore.data.split import distinct_counts  # noqa: E402
-from tlcore.strategies import STRATEGIES  # noqa: E402
-from tlcore.train import TrainConfig, config_to_dict  # noqa: E402
+from tlcore.evaluate.compare import CHOICES  # noqa: E402
+from tlcore.evaluate.cv import METRICS, STRATEGY_LABELS  # noqa: E402
+from tlcore.train.loop import TrainConfig, config_to_dict  # noqa: E402
+from tlcore.train.strategies import STRATEGIES  # noqa: E402
 
 smallest = min(distinct_counts(dataset).values())
 st.text(f"Dataset: {dataset.name} — {len(dataset.records):,} images, {len(dataset.classes)} classes "
@@ -116,7 +116,7 @@ if job is not None:
     if not status.active and status.state != "done":
         jobs.outcome(status)
 
-from tlcore.store import get_run, list_runs  # noqa: E402
+from tlcore.runs.store import get_run, list_runs  # noqa: E402
 
 ws = state.workspace()
 runs = sorted((r for kd in KINDS for r in list_runs(ws, dataset_id=dataset.id, kind=kd)), key=lambda r: -r.created)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tlcore.backbones import Backbone, create_backbone
+from tlcore.models.backbones import Backbone, create_backbone
 
 torch.set_num_threads(1)
 

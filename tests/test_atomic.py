@@ -26,7 +26,7 @@ def test_a_failed_write_keeps_the_previous_version_and_leaves_no_temp_file(tmp_p
 def test_weights_survive_a_failed_overwrite(tmp_path):
     import torch
 
-    from tlcore.weights import load_weights, save_weights
+    from tlcore.models.weights import load_weights, save_weights
 
     path = tmp_path / "model.safetensors"
     save_weights(path, {"w": torch.ones(3)}, {"architecture": "efficientnet_lite0"})

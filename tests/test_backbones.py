@@ -15,9 +15,10 @@ from PIL import Image
 from sklearn.datasets import load_sample_image
 from torchvision import transforms
 
-from tlcore import backbones
-from tlcore.backbones import DEFAULT_BACKBONE, Backbone, DataConfig, create_backbone, is_known_backbone, list_backbones
+from tlcore.data.preprocess import DataConfig
 from tlcore.errors import WeightsUnavailable
+from tlcore.models import backbones
+from tlcore.models.backbones import DEFAULT_BACKBONE, Backbone, create_backbone, is_known_backbone, list_backbones
 
 PALACE = 698  # ImageNet class index of "palace"
 

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tlcore.cli import main
-
-from .synthetic import write_class_folder
+from tests.synthetic import write_class_folder
+from tlcore.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 

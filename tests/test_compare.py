@@ -7,20 +7,25 @@ import json
 import numpy as np
 import pytest
 
-from tlcore.baseline import PIXEL_SIDE, pixel_matrix
-from tlcore.compare import (
-    comparison_csv, compare_strategies, curve_csv, curve_points, data_efficiency_curve, save_comparison, save_curve,
-    verdict,
-)
-from tlcore.cv import FoldResult, StrategyResult
+from tests.synthetic import write_class_folder
+from tests.test_cv import SeededFactory
+from tests.test_train import TINY, tiny_config
 from tlcore.data import import_folder
 from tlcore.errors import TlcoreError
-from tlcore.store import get_run, list_runs
+from tlcore.evaluate.baseline import PIXEL_SIDE, pixel_matrix
+from tlcore.evaluate.compare import (
+    compare_strategies,
+    comparison_csv,
+    curve_csv,
+    curve_points,
+    data_efficiency_curve,
+    save_comparison,
+    save_curve,
+    verdict,
+)
+from tlcore.evaluate.cv import FoldResult, StrategyResult
+from tlcore.runs.store import get_run, list_runs
 from tlcore.workspace import Workspace
-
-from .synthetic import write_class_folder
-from .test_cv import SeededFactory
-from .test_train import TINY, tiny_config
 
 
 @pytest.fixture
@@ -136,9 +141,9 @@ def test_curve_has_a_row_per_strategy_fraction_and_fold_and_reuses_the_feature_c
 
 
 def test_compare_job_and_cli_give_the_same_numbers(ws, dataset, monkeypatch, capsys):
-    from tlcore.cli import main
-    from tlcore.jobs import JobManager
-    from tlcore.train import config_to_dict
+    from tlcore.cli.main import main
+    from tlcore.jobs.manager import JobManager
+    from tlcore.train.loop import config_to_dict
 
     monkeypatch.setenv("TLCORE_TEST_BACKBONES", "1")
     config = tiny_config(epochs=1)
@@ -163,7 +168,7 @@ def test_compare_job_and_cli_give_the_same_numbers(ws, dataset, monkeypatch, cap
 
 
 def test_curve_cli_prints_points_and_rows(ws, dataset, monkeypatch, capsys):
-    from tlcore.cli import main
+    from tlcore.cli.main import main
 
     monkeypatch.setenv("TLCORE_TEST_BACKBONES", "1")
     assert main(["curve", "--workspace", str(ws.root), "--dataset", dataset.id, "--strategies", "pixels",

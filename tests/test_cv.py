@@ -12,19 +12,28 @@ import numpy as np
 import pytest
 import torch
 
-from tlcore.backbones import create_backbone
-from tlcore.cv import (
-    PristineBackbones, carve_validation, check_folds, cross_validate, cv_csv, default_backbone_factory,
-    folds_from_record, make_folds, save_cv, subsample, summarize_values, training_part,
-)
+from tests.synthetic import write_class_folder
+from tests.test_train import TINY, ImageCounter, tiny_config
 from tlcore.data import import_folder
 from tlcore.errors import DatasetError
+from tlcore.evaluate.cv import (
+    PristineBackbones,
+    carve_validation,
+    check_folds,
+    cross_validate,
+    cv_csv,
+    default_backbone_factory,
+    folds_from_record,
+    make_folds,
+    save_cv,
+    subsample,
+    summarize_values,
+    training_part,
+)
 from tlcore.events import EpochEnd
-from tlcore.store import get_run, list_runs
+from tlcore.models.backbones import create_backbone
+from tlcore.runs.store import get_run, list_runs
 from tlcore.workspace import Workspace
-
-from .synthetic import write_class_folder
-from .test_train import TINY, ImageCounter, tiny_config
 
 
 @pytest.fixture
@@ -229,8 +238,8 @@ def test_the_record_is_saved_listed_and_its_folds_reproduce_the_run(ws, dataset)
 
 
 def test_cv_job_records_a_run(ws, dataset, monkeypatch):
-    from tlcore.jobs import JobManager
-    from tlcore.train import config_to_dict
+    from tlcore.jobs.manager import JobManager
+    from tlcore.train.loop import config_to_dict
 
     monkeypatch.setenv("TLCORE_TEST_BACKBONES", "1")
     with JobManager(ws) as jobs:
@@ -245,8 +254,8 @@ def test_cv_job_records_a_run(ws, dataset, monkeypatch):
 
 
 def test_cv_job_refuses_bad_settings(ws, dataset):
-    from tlcore.cv import cv_task
     from tlcore.errors import TlcoreError
+    from tlcore.evaluate.cv import cv_task
     from tlcore.events import CancelToken, ignore_event
 
     with pytest.raises(TlcoreError, match="'folds'"):
@@ -256,7 +265,7 @@ def test_cv_job_refuses_bad_settings(ws, dataset):
 
 
 def test_cli_cv_prints_per_fold_metrics_as_json_matching_the_engine(ws, dataset, monkeypatch, capsys):
-    from tlcore.cli import main
+    from tlcore.cli.main import main
 
     monkeypatch.setenv("TLCORE_TEST_BACKBONES", "1")
     args = ["cv", "--workspace", str(ws.root), "--dataset", dataset.id, "--backbone", TINY, "--folds", "3",

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tlcore.augment import NO_AUGMENT, eval_transform
 from tlcore.data import import_demo
-from tlcore.predict import predict_stored
-from tlcore.store import load_run, save_run
-from tlcore.strategies import StrategyConfig
-from tlcore.train import TrainConfig, train
+from tlcore.data.augment import NO_AUGMENT, eval_transform
+from tlcore.models.inference import predict_stored
+from tlcore.runs.store import load_run, save_run
+from tlcore.train.loop import TrainConfig, train
+from tlcore.train.strategies import StrategyConfig
 from tlcore.workspace import Workspace
 
 pytestmark = pytest.mark.slow

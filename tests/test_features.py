@@ -11,31 +11,20 @@ import pytest
 import torch
 from torchvision.transforms import v2
 
-from tlcore.augment import NO_AUGMENT, AugmentConfig, eval_transform, train_transform
-from tlcore.backbones import create_backbone
+from tests.synthetic import write_class_folder
+from tests.test_train import TINY, ImageCounter, fresh_backbone
 from tlcore.data import import_folder, load_image
+from tlcore.data.augment import NO_AUGMENT, AugmentConfig, eval_transform, train_transform
+from tlcore.data.loader import batched_images, split_transform, to_float_batch
 from tlcore.errors import Cancelled, DatasetError, TlcoreError
 from tlcore.events import PhaseStarted, Progress
-from tlcore.features import (
-    CacheKey,
-    batched_images,
-    cache_entries,
-    cache_usage,
-    cached_rows,
-    clear_cache,
-    iter_frozen,
-    load_rows,
-    run_frozen,
-    split_transform,
-    to_float_batch,
-)
 from tlcore.metrics import classification_metrics
-from tlcore.strategies import StrategyConfig
-from tlcore.train import TrainConfig, _balanced_accuracy, train
+from tlcore.models.backbones import create_backbone
+from tlcore.models.inference import iter_frozen, run_frozen
+from tlcore.train.caches import CacheKey, cache_entries, cache_usage, cached_rows, clear_cache, load_rows
+from tlcore.train.loop import TrainConfig, _balanced_accuracy, train
+from tlcore.train.strategies import StrategyConfig
 from tlcore.workspace import Workspace
-
-from .synthetic import write_class_folder
-from .test_train import TINY, ImageCounter, fresh_backbone
 
 KEY = CacheKey("b", "w", 32, "pre", "pooled")
 
@@ -288,7 +277,7 @@ def config(strategy: str | StrategyConfig = "feature-extraction", **kw) -> Train
 
 
 def test_a_whole_cross_validation_runs_the_backbone_once_per_image(ws, dataset):
-    from tlcore.cv import cross_validate
+    from tlcore.evaluate.cv import cross_validate
 
     counters = []
 

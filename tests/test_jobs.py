@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import alive, snapshot, until
 from tlcore.atomic import atomic_write_json, read_json
 from tlcore.errors import TlcoreError
-from tlcore import tasks
 from tlcore.events import CancelToken, Message
-from tlcore.jobs import JobManager, JobNotFound, JobStatus, _run_task
+from tlcore.jobs.manager import JobManager, JobNotFound, JobStatus, _run_task
+from tlcore.jobs.manager import kinds as tasks
 from tlcore.workspace import Workspace
-
-from .processes import alive, snapshot, until
 
 REPO = Path(__file__).resolve().parent.parent
 CHECKSUM_6 = 569481  # selftest checksum for steps=6: fold of (c * 31 + step) % 1_000_003 over steps 1..6
@@ -181,7 +180,7 @@ def test_jobs_queue_in_order_and_each_owner_sees_its_own(manager: JobManager) ->
 
 _SERVER = """
 import sys, time
-from tlcore.jobs import JobManager
+from tlcore.jobs.manager import JobManager
 from tlcore.workspace import Workspace
 m = JobManager(Workspace(sys.argv[1]), poll_interval=0.05)
 running = m.submit("selftest", {"steps": 2000, "delay": 0.05}, owner="ghost")
@@ -265,7 +264,7 @@ def test_worker_refuses_a_kind_that_is_not_in_the_registry(ws: Workspace) -> Non
                                              "label": "", "created": 0.0, "workspace": str(ws.root)})
     atomic_write_json(job_dir / "status.json", {"state": "running", "created": 0.0})
     env = os.environ | {"PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-m", "tlcore.jobs", "run", str(job_dir)], env=env, capture_output=True)
+    done = subprocess.run([sys.executable, "-m", "tlcore.jobs.manager", "run", str(job_dir)], env=env, capture_output=True)
     assert done.returncode == 0, done.stderr
     status = read_json(job_dir / "status.json")
     assert status["state"] == "failed"
@@ -274,7 +273,7 @@ def test_worker_refuses_a_kind_that_is_not_in_the_registry(ws: Workspace) -> Non
 
 
 def test_job_modules_import_neither_torch_nor_streamlit() -> None:
-    code = "import sys, tlcore.jobs, tlcore.tasks; print(sorted(m for m in ('torch', 'streamlit') if m in sys.modules))"
+    code = "import sys, tlcore.jobs.manager, tlcore.jobs.kinds; print(sorted(m for m in ('torch', 'streamlit') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], env=os.environ | {"PYTHONPATH": str(REPO)},
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

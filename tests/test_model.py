@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from tlcore.backbones import Backbone
-from tlcore.model import Dropout, TransferModel, make_head
+from tlcore.models.backbones import Backbone
+from tlcore.models.transfer import Dropout, TransferModel, make_head
 
 
 def _trainable_names(model: TransferModel) -> set[str]:

@@ -15,24 +15,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tlcore.augment import eval_transform
+from tests.processes import alive, snapshot, until
+from tests.synthetic import write_class_folder
+from tests.test_train import tiny_config
 from tlcore.data import import_folder, load_dataset
-from tlcore.jobs import INTERRUPTED_RUNNING, JobManager
-from tlcore.predict import predict_stored
-from tlcore.store import list_runs, load_run
-from tlcore.train import config_to_dict
+from tlcore.data.augment import eval_transform
+from tlcore.jobs.manager import INTERRUPTED_RUNNING, JobManager
+from tlcore.models.inference import predict_stored
+from tlcore.runs.store import list_runs, load_run
+from tlcore.train.loop import config_to_dict
 from tlcore.workspace import Workspace
-
-from .processes import alive, snapshot, until
-from .synthetic import write_class_folder
-from .test_train import tiny_config
 
 REPO = Path(__file__).resolve().parent.parent
 OWNER = "restart-owner"
 
 _SERVER = """
 import json, sys, time
-from tlcore.jobs import JobManager
+from tlcore.jobs.manager import JobManager
 from tlcore.workspace import Workspace
 manager = JobManager(Workspace(sys.argv[1]), poll_interval=0.05)
 print(manager.submit("train", json.loads(sys.argv[2]), owner=sys.argv[3], label="long training"), flush=True)
@@ -182,7 +181,7 @@ def test_server_killed_mid_training_restarts_clean_with_earlier_runs_intact(ws, 
 
 def test_a_run_folder_left_by_a_dead_but_unreaped_writer_is_removed(ws):
     # a worker killed with its server is a zombie until someone reaps it; it can write nothing any more
-    from tlcore.store import reconcile
+    from tlcore.runs.store import reconcile
 
     writer = subprocess.Popen([sys.executable, "-c", "pass"])
     try:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tlcore import runtime
-from tlcore._alloc import allocator_env
+from tlcore.runtime import threads as runtime
+from tlcore.runtime.allocator import allocator_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +27,7 @@ def fresh_python(code: str, **env: str) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
-STATUS = "import tlcore._alloc as a, sys, json; print(json.dumps([a.allocator_status(), 'torch' in sys.modules]))"
+STATUS = "import tlcore.runtime.allocator as a, sys, json; print(json.dumps([a.allocator_status(), 'torch' in sys.modules]))"
 
 
 def test_import_tlcore_tunes_malloc_without_loading_torch():
@@ -45,7 +45,7 @@ def test_tuning_is_refused_after_torch_and_can_be_switched_off():
     assert status == "not applied: torch was imported before tlcore"
     status, _ = json.loads(fresh_python("import tlcore; " + STATUS, TLCORE_MALLOC_TUNING="0"))
     assert status.startswith("off")
-    off = fresh_python("import tlcore._alloc as a; print(a.allocator_env())", TLCORE_MALLOC_TUNING="0")
+    off = fresh_python("import tlcore.runtime.allocator as a; print(a.allocator_env())", TLCORE_MALLOC_TUNING="0")
     assert off == "{}"  # job workers then get glibc's defaults too
 
 
@@ -57,7 +57,7 @@ def test_openmp_threads_wait_passively_unless_told_otherwise():
     assert fresh_python(OMP, OMP_WAIT_POLICY="ACTIVE") == "ACTIVE"  # the user's own setting wins
     assert fresh_python(OMP, TLCORE_OMP_PASSIVE="0") == "None"
     assert fresh_python("import torch; " + OMP) == "None"  # too late once torch is loaded
-    env = fresh_python("import torch, tlcore._alloc as a, json; print(json.dumps(a.allocator_env()))")
+    env = fresh_python("import torch, tlcore.runtime.allocator as a, json; print(json.dumps(a.allocator_env()))")
     assert json.loads(env)["OMP_WAIT_POLICY"] == "PASSIVE"  # workers of a process too late to set it get it
 
 

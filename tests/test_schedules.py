@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from tlcore.schedules import lr_factor
+from tlcore.train.schedules import lr_factor
 
 
 def test_cosine_runs_from_one_to_zero_through_half():

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from tlcore.augment import eval_transform
+from tests.test_train import dataset, fresh_backbone, tiny_config, ws  # noqa: F401  (fixtures)
+from tlcore.data.augment import eval_transform
 from tlcore.errors import RunNotFound
-from tlcore.predict import predict_images, predict_stored
-from tlcore.store import (delete_run, get_run, list_runs, load_run, reconcile, run_files, save_run, write_run)
-from tlcore.train import train
-
-from .test_train import dataset, fresh_backbone, tiny_config, ws  # noqa: F401  (fixtures)
+from tlcore.evaluate.predict import predict_images
+from tlcore.models.inference import predict_stored
+from tlcore.runs.store import delete_run, get_run, list_runs, load_run, reconcile, run_files, save_run, write_run
+from tlcore.train.loop import train
 
 
 @pytest.fixture

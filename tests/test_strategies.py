@@ -5,10 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tlcore.backbones import Backbone
-from tlcore.model import TransferModel
-from tlcore.strategies import (STRATEGIES, StrategyConfig, group_lrs, param_groups, trainable_group_count,
-                               uses_pretrained)
+from tlcore.models.backbones import Backbone
+from tlcore.models.transfer import TransferModel
+from tlcore.train.strategies import (
+    STRATEGIES,
+    StrategyConfig,
+    group_lrs,
+    param_groups,
+    trainable_group_count,
+    uses_pretrained,
+)
 
 EFFNET_GROUPS = ["conv_stem+bn1", "blocks.0", "blocks.1", "blocks.2", "blocks.3", "blocks.4+conv_head+bn2"]
 

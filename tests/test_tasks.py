@@ -7,14 +7,13 @@ from dataclasses import replace
 
 import pytest
 
+from tests.synthetic import write_class_folder
+from tests.test_train import tiny_config
 from tlcore.data import import_folder
-from tlcore.jobs import JobManager
-from tlcore.store import get_run, list_runs
-from tlcore.train import config_to_dict
+from tlcore.jobs.manager import JobManager
+from tlcore.runs.store import get_run, list_runs
+from tlcore.train.loop import config_to_dict
 from tlcore.workspace import Workspace
-
-from .synthetic import write_class_folder
-from .test_train import tiny_config
 
 
 @pytest.fixture

@@ -8,16 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from tlcore.augment import NO_AUGMENT, AugmentConfig
-from tlcore.backbones import create_backbone
+from tests.synthetic import write_class_folder
 from tlcore.data import import_folder
+from tlcore.data.augment import NO_AUGMENT, AugmentConfig
 from tlcore.errors import Cancelled
 from tlcore.events import CancelToken, EpochEnd
-from tlcore.strategies import StrategyConfig
-from tlcore.train import TrainConfig, config_from_dict, config_to_dict, train
+from tlcore.models.backbones import create_backbone
+from tlcore.train.loop import TrainConfig, config_from_dict, config_to_dict, train
+from tlcore.train.strategies import StrategyConfig
 from tlcore.workspace import Workspace
-
-from .synthetic import write_class_folder
 
 TINY = "timm/test_efficientnet"
 

@@ -12,7 +12,7 @@ import safetensors.torch
 import torch
 
 from tlcore.errors import UnsafeModelFile, WeightsUnavailable
-from tlcore.weights import load_user_weights, load_weights, save_weights, validate_architecture
+from tlcore.models.weights import load_user_weights, load_weights, save_weights, validate_architecture
 
 
 class _WritesMarker:

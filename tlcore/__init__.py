@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._alloc import tune_allocator
+from tlcore.runtime.allocator import tune_allocator
 
 tune_allocator()  # must run before torch is imported; see tlcore/_alloc.py
 

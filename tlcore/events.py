@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from .errors import Cancelled
+from tlcore.errors import Cancelled
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 
 def load_demo() -> "Dataset | None":
     """Import the built-in digits dataset (instant if the workspace has it), make it current; None on error."""
-    from tlcore.augment import AugmentConfig
     from tlcore.data import import_demo
+    from tlcore.data.augment import AugmentConfig
 
     progress = InlineProgress("Preparing the demo dataset…")
     try:

@@ -9,12 +9,12 @@ import streamlit as st
 from ui import state
 
 if TYPE_CHECKING:
-    from tlcore.augment import AugmentConfig
+    from tlcore.data.augment import AugmentConfig
 
 
 def augment_controls(prefix: str) -> "AugmentConfig":
     """Toggles and sliders for the training augmentations; the choice is shared by the Data and Train pages."""
-    from tlcore.augment import AugmentConfig
+    from tlcore.data.augment import AugmentConfig
 
     current: AugmentConfig = st.session_state.get(state.AUGMENT) or AugmentConfig()
     c1, c2, c3, c4, c5 = st.columns(5)

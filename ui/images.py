@@ -17,8 +17,8 @@ from ui import state
 from ui.text import md_escape, shorten
 
 if TYPE_CHECKING:
-    from tlcore.augment import AugmentConfig
     from tlcore.data import Dataset
+    from tlcore.data.augment import AugmentConfig
 
 THUMB = 128
 
@@ -66,7 +66,7 @@ def class_samples(dataset: "Dataset", per_class: int = 6, seed: int = 0) -> None
 
 def preview_data_config(input_size: int = 224):
     """Preprocessing used for the augmentation preview: ImageNet statistics at the usual 224 px (display only)."""
-    from tlcore.backbones import DataConfig
+    from tlcore.data.preprocess import DataConfig
 
     return DataConfig(input_size=input_size, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225),
                       interpolation="bicubic", crop_pct=0.875)
@@ -74,8 +74,8 @@ def preview_data_config(input_size: int = 224):
 
 def augmentation_preview(content_hash: str, augment: "AugmentConfig", n: int = 6, seed: int = 0) -> None:
     """The original image and ``n`` random views under ``augment``, as training would draw them."""
-    from tlcore.augment import NO_AUGMENT, preview_augmentations
     from tlcore.data import load_image
+    from tlcore.data.augment import NO_AUGMENT, preview_augmentations
 
     image = load_image(state.workspace(), content_hash)
     config = preview_data_config()

@@ -20,7 +20,7 @@ from ui import state
 from ui.text import md_escape
 
 if TYPE_CHECKING:
-    from tlcore.jobs import JobManager, JobStatus
+    from tlcore.jobs.manager import JobManager, JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ STATE_ICONS = {"queued": ":material/hourglass_empty:", "running": ":material/aut
 
 @st.cache_resource(show_spinner=False)
 def _manager_for(root: str) -> "JobManager":
-    from tlcore.jobs import JobManager
+    from tlcore.jobs.manager import JobManager
     from tlcore.workspace import Workspace
 
     log.info("starting the job manager for %s", root)

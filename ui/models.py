@@ -9,12 +9,12 @@ import streamlit as st
 from ui import state
 
 if TYPE_CHECKING:
-    from tlcore.store import LoadedRun
+    from tlcore.runs.store import LoadedRun
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _loaded(root: str, run_id: str) -> "LoadedRun":
-    from tlcore.store import load_run
+    from tlcore.runs.store import load_run
     from tlcore.workspace import Workspace
 
     return load_run(Workspace(root), run_id)

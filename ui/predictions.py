@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from PIL import Image
     from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-    from tlcore.store import LoadedRun
+    from tlcore.runs.store import LoadedRun
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def from_test_split(run: "LoadedRun", count: int, seed: int) -> tuple[list, list
 def predict(run: "LoadedRun", pictures: list, names: list[str], truth: Sequence[str | None], top_k: int,
             skipped: Sequence[tuple[str, str]] = ()) -> PredictionSet:
     """Classify the pictures with the run's model; the result is small enough to keep in session state."""
-    from tlcore.predict import predict_images
+    from tlcore.evaluate.predict import predict_images
 
     predictions = predict_images(run, pictures, names, top_k=top_k)
     return PredictionSet(run.id, tuple(names), tuple(_thumb(p) for p in pictures), tuple(truth),

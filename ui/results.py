@@ -39,7 +39,7 @@ def metric_row(record: dict[str, Any]) -> None:
 
 def test_probs(run_id: str) -> np.ndarray | None:
     """The run's saved test-split probabilities, or None if the file is missing."""
-    from tlcore.store import run_files
+    from tlcore.runs.store import run_files
 
     path = run_files(state.workspace(), run_id).get("test_probs.npy")
     return np.load(path) if path is not None else None

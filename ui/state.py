@@ -138,7 +138,7 @@ def current_dataset():
 def current_run_record() -> dict | None:
     """The current run's JSON record (no model loaded), or None if there is none or it was deleted."""
     from tlcore.errors import TlcoreError
-    from tlcore.store import get_run
+    from tlcore.runs.store import get_run
 
     run_id = current_run_id()
     if not run_id:

@@ -14,9 +14,9 @@ import streamlit as st
 from ui import forms
 
 if TYPE_CHECKING:
-    from tlcore.backbones import BackboneSpec
-    from tlcore.strategies import StrategyConfig
-    from tlcore.train import TrainConfig
+    from tlcore.models.backbones import BackboneSpec
+    from tlcore.train.loop import TrainConfig
+    from tlcore.train.strategies import StrategyConfig
 
 TRAIN_CONFIG = "tl_train_config"
 TEST_BACKBONES_ENV = "TLCORE_TEST_BACKBONES"
@@ -38,7 +38,7 @@ LR_RATIOS = (0.01, 0.03, 0.1, 0.3, 1.0)
 @st.cache_resource(show_spinner=False, ttl=600)
 def backbone_specs() -> list["BackboneSpec"]:
     """The backbone catalogue (plus the tiny test models when ``TLCORE_TEST_BACKBONES=1``)."""
-    from tlcore.backbones import list_backbones
+    from tlcore.models.backbones import list_backbones
 
     specs = list_backbones()
     if os.environ.get(TEST_BACKBONES_ENV) == "1":
@@ -49,7 +49,7 @@ def backbone_specs() -> list["BackboneSpec"]:
 def _test_spec(arch: str) -> "BackboneSpec":
     import timm
 
-    from tlcore.backbones import BackboneSpec
+    from tlcore.models.backbones import BackboneSpec
 
     model = timm.create_model(arch, pretrained=False, num_classes=0)
     size = int(model.pretrained_cfg.get("input_size", (3, 224, 224))[-1])
@@ -65,7 +65,7 @@ def describe(spec: "BackboneSpec") -> str:
 
 
 def _last() -> "TrainConfig":
-    from tlcore.train import TrainConfig
+    from tlcore.train.loop import TrainConfig
 
     return st.session_state.get(TRAIN_CONFIG) or TrainConfig()
 
@@ -84,7 +84,7 @@ def backbone_picker(specs: list["BackboneSpec"]) -> "BackboneSpec":
 
 def strategy_settings(spec: "BackboneSpec") -> "StrategyConfig":
     """Strategy and its settings: blocks to fine-tune, unfreezing schedule, learning rates, head, dropout."""
-    from tlcore.strategies import STRATEGIES, StrategyConfig
+    from tlcore.train.strategies import STRATEGIES, StrategyConfig
 
     last = _last().strategy
     name = st.selectbox("Strategy", STRATEGIES, index=STRATEGIES.index(last.name), key="train-strategy",
@@ -119,7 +119,7 @@ def _nearest(value: float, choices: tuple[float, ...]) -> float:
 
 def training_settings(spec: "BackboneSpec", strategy: "StrategyConfig") -> "TrainConfig":
     """Epochs, batch size, early stopping, augmentations and the advanced options; saves the result."""
-    from tlcore.train import MONITORS, TrainConfig
+    from tlcore.train.loop import MONITORS, TrainConfig
 
     last = _last()
     c1, c2, c3, c4 = st.columns(4)

@@ -13,9 +13,8 @@ import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from tests.synthetic import COLOURS, write_class_folder
 from tlcore.workspace import Workspace
-
-from ..synthetic import COLOURS, write_class_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = "timm/test_efficientnet"
@@ -107,9 +106,9 @@ def dataset(ws, tmp_path):
 
 
 def tiny_train_config(strategy: str = "feature-extraction", epochs: int = 2):
-    from tlcore.augment import NO_AUGMENT
-    from tlcore.strategies import StrategyConfig
-    from tlcore.train import TrainConfig
+    from tlcore.data.augment import NO_AUGMENT
+    from tlcore.train.loop import TrainConfig
+    from tlcore.train.strategies import StrategyConfig
 
     return TrainConfig(backbone=TINY, strategy=StrategyConfig(name=strategy, head_lr=1e-2), epochs=epochs,
                        batch_size=8, patience=0, augment=NO_AUGMENT, image_size=32, val_fraction=0.2,
@@ -121,9 +120,9 @@ def run_id(ws, dataset) -> str:
     """A saved run of the tiny random-init backbone on the colour dataset (trained directly, not as a job)."""
     import torch
 
-    from tlcore.backbones import create_backbone
-    from tlcore.store import save_run
-    from tlcore.train import train
+    from tlcore.models.backbones import create_backbone
+    from tlcore.runs.store import save_run
+    from tlcore.train.loop import train
 
     torch.manual_seed(0)
     result = train(ws, dataset, tiny_train_config(), backbone=create_backbone(TINY, pretrained=False))

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from .conftest import TINY, markdowns, open_page, run_until, tiny_train_config
+from tests.app.conftest import TINY, markdowns, open_page, run_until, tiny_train_config
 
 CV = "pages/7_Cross_validation.py"
 
@@ -44,7 +44,7 @@ def test_k_is_limited_by_the_smallest_class(ws, dataset):
 
 
 def test_a_k_fold_job_shows_per_fold_results_equal_to_the_engine(ws, dataset):
-    from tlcore.cv import cross_validate
+    from tlcore.evaluate.cv import cross_validate
 
     at = open_page(CV, tl_dataset_id=dataset.id, tl_train_config=tiny_train_config())
     at = quick(at, "Cross-validate one strategy")
@@ -59,7 +59,7 @@ def test_a_k_fold_job_shows_per_fold_results_equal_to_the_engine(ws, dataset):
     cards = {m.label: m.value for m in at.metric}
     assert cards["accuracy (mean ± 95% CI)"].startswith(f"{record['result']['summary']['accuracy']['mean'] * 100:.1f}%")
     assert at.selectbox(key=f"cv-{record['id']}-cm-pick").options[0] == "all folds (summed)"
-    from tlcore.train import config_from_dict
+    from tlcore.train.loop import config_from_dict
 
     direct = cross_validate(ws, dataset, config_from_dict(record["config"]), k=3)
     assert list(folds["accuracy"]) == pytest.approx([f.metrics["accuracy"] for f in direct.result.folds])

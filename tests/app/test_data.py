@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .conftest import class_zip, markdowns, open_page, png_bytes, texts
+from tests.app.conftest import class_zip, markdowns, open_page, png_bytes, texts
 
 DATA = "pages/2_Data.py"
 HOSTILE = {"<b>x": (200, 40, 40), "**y**": (40, 60, 200)}  # folder names can't hold "/"; the CSV test has </b>

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from tests.app.conftest import COLOURS, markdowns, open_page, png_bytes, run_until
 from tlcore.explain import SECTIONS
-
-from .conftest import COLOURS, markdowns, open_page, png_bytes, run_until
 
 PAGE = "pages/5_Explain.py"
 

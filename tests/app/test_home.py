@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .conftest import markdowns, new_app, texts
+from tests.app.conftest import markdowns, new_app, texts
 
 
 def test_fresh_workspace_renders_with_helpful_empty_states(ws):

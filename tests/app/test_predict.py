@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .conftest import COLOURS, markdowns, open_page, png_bytes, texts
+from tests.app.conftest import COLOURS, markdowns, open_page, png_bytes, texts
 
 PREDICT = "pages/4_Predict.py"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .conftest import markdowns, open_page
+from tests.app.conftest import markdowns, open_page
 
 RUNS = "pages/6_Runs.py"
 

@@ -10,7 +10,7 @@ import time
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from .conftest import markdowns, open_page, run_until
+from tests.app.conftest import markdowns, open_page, run_until
 
 TRAIN = "pages/3_Train.py"
 

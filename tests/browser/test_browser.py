@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from ..synthetic import write_class_folder
+from tests.synthetic import write_class_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")

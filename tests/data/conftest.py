@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.data.builders import BLUE, RED, class_folder, shades
 from tlcore.workspace import Workspace
-
-from .builders import BLUE, RED, class_folder, shades
 
 
 @pytest.fixture

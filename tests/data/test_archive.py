@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.data.builders import BLUE, RED, image_bytes, make_zip, patch_central, shades, stored_files, symlink_info
 from tlcore.data import ImportLimits, import_path, import_zip
 from tlcore.data.archive import ReadBudget, ZipMember, declared_entries, junk_reason, read_member, strip_wrapper
 from tlcore.errors import DatasetError
 from tlcore.workspace import Workspace
-
-from .builders import BLUE, RED, image_bytes, make_zip, patch_central, shades, stored_files, symlink_info
 
 
 def good_entries(prefix: str = "") -> list[tuple[str, bytes]]:

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.data.builders import BLUE, GREEN, RED, image_bytes, shades, write
 from tlcore.data import import_csv, import_files, import_path, read_label_csv
 from tlcore.errors import DatasetError
 from tlcore.workspace import Workspace
-
-from .builders import BLUE, GREEN, RED, image_bytes, shades, write
 
 
 def skipped(report) -> dict[str, str]:

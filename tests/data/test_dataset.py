@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.data.builders import GREEN, RED, class_folder, shades
 from tlcore.data import (
     Dataset,
     ImageRecord,
@@ -22,8 +23,6 @@ from tlcore.data import (
 )
 from tlcore.errors import DatasetError
 from tlcore.workspace import Workspace
-
-from .builders import GREEN, RED, class_folder, shades
 
 
 def test_manifest_and_report_round_trip(ws: Workspace, two_class_folder: Path) -> None:

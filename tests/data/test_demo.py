@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tlcore.data import importer as importer_module
 from tlcore.data import import_demo, list_datasets, load_image, make_split
+from tlcore.data import importer as importer_module
 from tlcore.data.demo import digits_images
 from tlcore.workspace import Workspace
 

@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
+from tests.data.builders import BLUE, GREEN, RED, SVG, WHITE, image_bytes, png_bomb, psd_header
 from tlcore.data.images import ImageRejected, check_image, image_hash
 from tlcore.data.limits import ImportLimits
-
-from .builders import BLUE, GREEN, RED, SVG, WHITE, image_bytes, png_bomb, psd_header
 
 
 def check(data: bytes, limits: ImportLimits = ImportLimits()):

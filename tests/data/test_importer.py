@@ -10,13 +10,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.data.builders import BLUE, GREEN, RED, WHITE, class_folder, image_bytes, make_zip, png_bomb, shades, write
 from tlcore.data import ImportLimits, import_files, import_folder, import_path, load_image
-from tlcore.errors import DatasetError
+from tlcore.errors import Cancelled, DatasetError
 from tlcore.events import CancelToken, Progress
-from tlcore.errors import Cancelled
 from tlcore.workspace import Workspace
-
-from .builders import BLUE, GREEN, RED, WHITE, class_folder, image_bytes, make_zip, png_bomb, shades, write
 
 
 def skipped(report) -> dict[str, str]:

@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tlcore.backbones import create_backbone
-from tlcore.model import TransferModel
+from tlcore.models.backbones import create_backbone
+from tlcore.models.transfer import TransferModel
 
 TINY_BACKBONES = ("timm/test_efficientnet", "timm/test_resnet", "timm/test_vit")
 
@@ -87,11 +87,11 @@ def trained_blob_net() -> nn.Sequential:
 def saved_run(tmp_path_factory):
     """A workspace with a 4-colour dataset and a saved run of the tiny random-init EfficientNet (image size 48)."""
     from tests.synthetic import write_class_folder
-    from tlcore.augment import NO_AUGMENT
     from tlcore.data import import_folder
-    from tlcore.store import save_run
-    from tlcore.strategies import StrategyConfig
-    from tlcore.train import TrainConfig, train
+    from tlcore.data.augment import NO_AUGMENT
+    from tlcore.runs.store import save_run
+    from tlcore.train.loop import TrainConfig, train
+    from tlcore.train.strategies import StrategyConfig
     from tlcore.workspace import Workspace
 
     root = tmp_path_factory.mktemp("explain-ws")

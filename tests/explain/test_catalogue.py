@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from tlcore.backbones import create_backbone, list_backbones
 from tlcore.explain import METHOD_NAMES, ExplainConfig, explain, find_cam_layer, hook_count
-from tlcore.model import TransferModel
+from tlcore.models.backbones import create_backbone, list_backbones
+from tlcore.models.transfer import TransferModel
 
 CATALOGUE = [spec.name for spec in list_backbones()]
 FAST = dict(steps=4, samples=2, internal_batch_size=8)

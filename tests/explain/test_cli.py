@@ -7,8 +7,9 @@ import json
 import pytest
 from PIL import Image
 
-from tlcore import cli, cli_extensions
-from tlcore.explain.cli import add_explain_commands
+from tlcore.cli import extensions as cli_extensions
+from tlcore.cli import main as cli
+from tlcore.cli.explain import add_explain_commands
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import torch
 from torch import nn
 
 from tests.explain.conftest import TopLeft
-
 from tlcore.explain import ExplainConfig, ExplainError, explain, faithfulness, hook_count
 
 

@@ -8,10 +8,10 @@ import torch
 from PIL import Image
 from sklearn.datasets import load_sample_images
 
-from tlcore.augment import eval_transform
-from tlcore.backbones import create_backbone
+from tlcore.data.augment import eval_transform
 from tlcore.explain import METHOD_NAMES, ExplainConfig, explain, find_cam_layer, hook_count, sanity_check
-from tlcore.model import TransferModel
+from tlcore.models.backbones import create_backbone
+from tlcore.models.transfer import TransferModel
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ from PIL import Image
 from tlcore.explain import ExplainError, hook_count
 from tlcore.explain.runs import explain_run, explain_test_images, pick_test_images, resolve_target
 from tlcore.explain.saved import load_explanation, save_explanation
-from tlcore.store import load_run
+from tlcore.runs.store import load_run
 
 
 @pytest.fixture(scope="module")

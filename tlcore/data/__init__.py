@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .dataset import (
+from tlcore.data.dataset import (
     Dataset,
     ImageRecord,
     ImportReport,
@@ -13,11 +13,11 @@ from .dataset import (
     load_image,
     load_report,
 )
-from .demo import import_demo
-from .images import ACCEPTED_FORMATS, CheckedImage, ImageRejected, check_image, image_hash
-from .importer import import_csv, import_files, import_folder, import_path, import_zip, read_label_csv
-from .limits import ImportLimits
-from .split import Split, check_class_sizes, hash_groups, imbalance_warning, make_split
+from tlcore.data.demo import import_demo
+from tlcore.data.images import ACCEPTED_FORMATS, CheckedImage, ImageRejected, check_image, image_hash
+from tlcore.data.importer import import_csv, import_files, import_folder, import_path, import_zip, read_label_csv
+from tlcore.data.limits import ImportLimits
+from tlcore.data.split import Split, check_class_sizes, hash_groups, imbalance_warning, make_split
 
 __all__ = [
     "ACCEPTED_FORMATS",

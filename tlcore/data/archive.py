@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
-from ..errors import DatasetError
-from .dataset import Skipped
-from .limits import ImportLimits, human_bytes
+from tlcore.data.dataset import Skipped
+from tlcore.data.limits import ImportLimits, human_bytes
+from tlcore.errors import DatasetError
 
 log = logging.getLogger(__name__)
 

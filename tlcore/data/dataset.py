@@ -22,10 +22,10 @@ from typing import Any, Iterable
 import numpy as np
 from PIL import Image
 
-from ..atomic import atomic_write_json, read_json
-from ..errors import DatasetError
-from ..workspace import Workspace
-from .images import CheckedImage, to_rgb
+from tlcore.atomic import atomic_write_json, read_json
+from tlcore.data.images import CheckedImage, to_rgb
+from tlcore.errors import DatasetError
+from tlcore.workspace import Workspace
 
 log = logging.getLogger(__name__)
 

@@ -11,13 +11,13 @@ import logging
 import numpy as np
 from PIL import Image
 
-from ..errors import DatasetError
-from ..events import CancelToken, EventCallback, ignore_event
-from ..workspace import Workspace
-from .dataset import Dataset, ImportReport, dataset_id, has_dataset, load_dataset, load_report
-from .images import checked_from_rgb, image_hash
-from .importer import ImportBuilder
-from .limits import ImportLimits
+from tlcore.data.dataset import Dataset, ImportReport, dataset_id, has_dataset, load_dataset, load_report
+from tlcore.data.images import checked_from_rgb, image_hash
+from tlcore.data.importer import ImportBuilder
+from tlcore.data.limits import ImportLimits
+from tlcore.errors import DatasetError
+from tlcore.events import CancelToken, EventCallback, ignore_event
+from tlcore.workspace import Workspace
 
 log = logging.getLogger(__name__)
 

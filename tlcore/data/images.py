@@ -21,8 +21,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..errors import DatasetError
-from .limits import ImportLimits
+from tlcore.data.limits import ImportLimits
+from tlcore.errors import DatasetError
 
 log = logging.getLogger(__name__)
 

@@ -21,10 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Sequence, Union
 
-from ..errors import DatasetError
-from ..events import CancelToken, EventCallback, ProgressTimer, ignore_event
-from ..workspace import Workspace
-from .archive import (
+from tlcore.data.archive import (
     ReadBudget,
     junk_reason,
     nested_archive_reason,
@@ -34,7 +31,7 @@ from .archive import (
     safe_member_name,
     strip_wrapper,
 )
-from .dataset import (
+from tlcore.data.dataset import (
     Dataset,
     ImageRecord,
     ImportReport,
@@ -46,9 +43,12 @@ from .dataset import (
     save_report,
     store_image,
 )
-from .images import IMAGE_EXTENSIONS, CheckedImage, ImageRejected, check_image
-from .limits import ImportLimits, human_bytes
-from .split import imbalance_warning
+from tlcore.data.images import IMAGE_EXTENSIONS, CheckedImage, ImageRejected, check_image
+from tlcore.data.limits import ImportLimits, human_bytes
+from tlcore.data.split import imbalance_warning
+from tlcore.errors import DatasetError
+from tlcore.events import CancelToken, EventCallback, ProgressTimer, ignore_event
+from tlcore.workspace import Workspace
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import DatasetError
+from tlcore.errors import DatasetError
 
 GIB = 1024**3
 MIB = 1024**2

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DatasetError
-from .dataset import Dataset
+from tlcore.data.dataset import Dataset
+from tlcore.errors import DatasetError
 
 log = logging.getLogger(__name__)
 

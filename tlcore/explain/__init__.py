@@ -5,17 +5,17 @@ One call shape for every method: ``explain(model, inputs, targets, ExplainConfig
 
 from __future__ import annotations
 
-from .api import explain, method_availability, predict_proba, predicted_targets
-from .config import METHOD_NAMES, Attribution, ExplainConfig
-from .errors import ExplainError, MethodUnavailable
-from .faithfulness import Faithfulness, faithfulness
-from .guard import borrowed, hook_count
-from .layers import CamLayer, find_cam_layer
-from .methods import METHODS, MethodInfo
-from .overlay import CMAPS, SIGNS, colorbar, colorize, normalize_map, overlay, resize_map
-from .report import SECTIONS, GalleryItem, ReportData, png_data_uri, render_report, write_report
-from .run_report import build_run_report, write_run_report
-from .runs import (
+from tlcore.explain.api import explain, method_availability, predict_proba, predicted_targets
+from tlcore.explain.config import METHOD_NAMES, Attribution, ExplainConfig
+from tlcore.explain.errors import ExplainError, MethodUnavailable
+from tlcore.explain.faithfulness import Faithfulness, faithfulness
+from tlcore.explain.guard import borrowed, hook_count
+from tlcore.explain.layers import CamLayer, find_cam_layer
+from tlcore.explain.methods import METHODS, MethodInfo
+from tlcore.explain.overlay import CMAPS, SIGNS, colorbar, colorize, normalize_map, overlay, resize_map
+from tlcore.explain.report import SECTIONS, GalleryItem, ReportData, png_data_uri, render_report, write_report
+from tlcore.explain.run_report import build_run_report, write_run_report
+from tlcore.explain.runs import (
     FILTERS,
     ExplainedImage,
     RunExplanation,
@@ -26,8 +26,8 @@ from .runs import (
     pick_test_images,
     resolve_target,
 )
-from .sanity import SanityResult, SanityStep, rank_correlation, sanity_check
-from .saved import load_explanation, save_explanation
+from tlcore.explain.sanity import SanityResult, SanityStep, rank_correlation, sanity_check
+from tlcore.explain.saved import load_explanation, save_explanation
 
 __all__ = [
     "Attribution",

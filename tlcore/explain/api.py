@@ -16,12 +16,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..events import CancelToken, EventCallback, ProgressTimer, ignore_event
-from .config import Attribution, ExplainConfig
-from .errors import ExplainError, MethodUnavailable
-from .guard import borrowed
-from .layers import find_cam_layer
-from .methods import BATCHED, METHODS, PREPARE
+from tlcore.events import CancelToken, EventCallback, ProgressTimer, ignore_event
+from tlcore.explain.config import Attribution, ExplainConfig
+from tlcore.explain.errors import ExplainError, MethodUnavailable
+from tlcore.explain.guard import borrowed
+from tlcore.explain.layers import find_cam_layer
+from tlcore.explain.methods import BATCHED, METHODS, PREPARE
 
 log = logging.getLogger(__name__)
 

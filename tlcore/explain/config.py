@@ -7,7 +7,7 @@ from typing import Optional
 
 import numpy as np
 
-from .errors import ExplainError
+from tlcore.explain.errors import ExplainError
 
 METHOD_NAMES = ("saliency", "integrated-gradients", "gradient-shap", "occlusion", "gradcam", "smoothgrad")
 SMOOTH_BASES = ("saliency", "integrated-gradients")

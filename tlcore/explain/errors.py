@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import TlcoreError
+from tlcore.errors import TlcoreError
 
 
 class ExplainError(TlcoreError, ValueError):

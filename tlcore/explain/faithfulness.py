@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .errors import ExplainError
-from .guard import borrowed
-from .overlay import resize_map
+from tlcore.explain.errors import ExplainError
+from tlcore.explain.guard import borrowed
+from tlcore.explain.overlay import resize_map
 
 log = logging.getLogger(__name__)
 

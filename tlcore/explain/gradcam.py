@@ -18,9 +18,9 @@ import torch
 from captum.attr import LayerAttribution, LayerGradCam
 from torch import Tensor, nn
 
-from .common import MethodFn
-from .config import ExplainConfig
-from .layers import CamLayer, cam_layer_by_name, find_cam_layer
+from tlcore.explain.common import MethodFn
+from tlcore.explain.config import ExplainConfig
+from tlcore.explain.layers import CamLayer, cam_layer_by_name, find_cam_layer
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from .errors import MethodUnavailable
-from .guard import borrowed
+from tlcore.explain.errors import MethodUnavailable
+from tlcore.explain.guard import borrowed
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from typing import Callable
 
 from torch import Tensor, nn
 
-from . import gradcam, gradient_shap, integrated_gradients, occlusion, saliency, smoothgrad
-from .common import MethodFn
-from .config import ExplainConfig
+from tlcore.explain import gradcam, gradient_shap, integrated_gradients, occlusion, saliency, smoothgrad
+from tlcore.explain.common import MethodFn
+from tlcore.explain.config import ExplainConfig
 
 
 @dataclass(frozen=True)

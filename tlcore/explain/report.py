@@ -16,10 +16,10 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from PIL import Image
 
-from ..atomic import atomic_write_text
-from .methods import METHODS
-from .overlay import colorbar
-from .sanity import SanityResult
+from tlcore.atomic import atomic_write_text
+from tlcore.explain.methods import METHODS
+from tlcore.explain.overlay import colorbar
+from tlcore.explain.sanity import SanityResult
 
 # (element id, heading) of every section, in order; tests check that each is present.
 SECTIONS = (

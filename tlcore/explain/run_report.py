@@ -11,18 +11,18 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
 
 import numpy as np
 
-from ..events import CancelToken, EventCallback, ignore_event
-from ..workspace import Workspace
-from .config import ExplainConfig
-from .errors import ExplainError
-from .methods import METHODS
-from .overlay import overlay
-from .report import GalleryItem, ReportData, write_report
-from .runs import RunExplanation, _load, explain_test_images, model_inputs, pick_test_images
-from .sanity import sanity_check
+from tlcore.events import CancelToken, EventCallback, ignore_event
+from tlcore.explain.config import ExplainConfig
+from tlcore.explain.errors import ExplainError
+from tlcore.explain.methods import METHODS
+from tlcore.explain.overlay import overlay
+from tlcore.explain.report import GalleryItem, ReportData, write_report
+from tlcore.explain.runs import RunExplanation, _load, explain_test_images, model_inputs, pick_test_images
+from tlcore.explain.sanity import sanity_check
+from tlcore.workspace import Workspace
 
 if TYPE_CHECKING:
-    from ..store import LoadedRun
+    from tlcore.runs.store import LoadedRun
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def build_run_report(
     Raises:
         ExplainError: unknown method or too few settings; DatasetError if the run's dataset is gone.
     """
-    from ..data import load_dataset
+    from tlcore.data import load_dataset
 
     run = _load(ws, run)
     bad = [m for m in methods if m not in METHODS]
@@ -67,7 +67,7 @@ def build_run_report(
         gallery = explain_test_images(ws, run, picks, methods, on_event=on_event, cancel=cancel)
     sanity = []
     if picks and sanity_images > 0:
-        from ..data import load_image
+        from tlcore.data import load_image
 
         chosen = picks[:sanity_images]
         x, _ = model_inputs(run, [load_image(ws, p.hash) for p in chosen])

@@ -16,21 +16,21 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..events import CancelToken, EventCallback, Message, ignore_event
-from ..workspace import Workspace
-from .api import explain
-from .config import Attribution, ExplainConfig
-from .errors import ExplainError
-from .faithfulness import Faithfulness, faithfulness
-from .methods import METHODS
-from .sanity import SanityResult, sanity_check
+from tlcore.events import CancelToken, EventCallback, Message, ignore_event
+from tlcore.explain.api import explain
+from tlcore.explain.config import Attribution, ExplainConfig
+from tlcore.explain.errors import ExplainError
+from tlcore.explain.faithfulness import Faithfulness, faithfulness
+from tlcore.explain.methods import METHODS
+from tlcore.explain.sanity import SanityResult, sanity_check
+from tlcore.workspace import Workspace
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from ..data import Dataset
-    from ..predict import ImageInput
-    from ..store import LoadedRun
+    from tlcore.data import Dataset
+    from tlcore.evaluate.predict import ImageInput
+    from tlcore.runs.store import LoadedRun
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ def _round_robin(picks: list[TestPick]) -> list[TestPick]:
 
 def model_inputs(run: "LoadedRun", images: Sequence["Image.Image"]) -> tuple[Tensor, list[np.ndarray]]:
     """Normalised model inputs (N, 3, S, S) and the matching display pictures (S, S, 3) uint8."""
-    from ..augment import display_transform, eval_transform
+    from tlcore.data.augment import display_transform, eval_transform
 
     to_tensor = eval_transform(run.data_config, run.image_size)
     to_picture = display_transform(run.data_config, size=run.image_size)
@@ -202,7 +202,7 @@ def explain_run(
     Raises:
         ExplainError: bad method, target or settings; DatasetError for an unreadable image; RunNotFound.
     """
-    from ..predict import open_image
+    from tlcore.evaluate.predict import open_image
 
     run = _load(ws, run)
     methods = (methods,) if isinstance(methods, str) else tuple(methods)
@@ -248,7 +248,7 @@ def explain_test_images(
     **kwargs: Any,
 ) -> RunExplanation:
     """:func:`explain_run` on stored test-split images (their true classes are known)."""
-    from ..data import load_image
+    from tlcore.data import load_image
 
     images = [load_image(ws, p.hash) for p in picks]
     return explain_run(ws, run, images, methods, true_labels=[p.true_label for p in picks],
@@ -257,7 +257,7 @@ def explain_test_images(
 
 def _load(ws: Workspace, run: Union["LoadedRun", str]) -> "LoadedRun":
     if isinstance(run, str):
-        from ..store import load_run
+        from tlcore.runs.store import load_run
 
         return load_run(ws, run)
     return run

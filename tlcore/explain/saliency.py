@@ -10,8 +10,8 @@ from typing import Sequence
 from captum.attr import Saliency
 from torch import Tensor, nn
 
-from .common import MethodFn, channel_sum
-from .config import ExplainConfig
+from tlcore.explain.common import MethodFn, channel_sum
+from tlcore.explain.config import ExplainConfig
 
 
 def prepare(model: nn.Module, example: Tensor, config: ExplainConfig) -> MethodFn:

@@ -20,12 +20,12 @@ import torch
 from scipy.stats import rankdata
 from torch import Tensor, nn
 
-from ..events import CancelToken, EventCallback, ProgressTimer, ignore_event
-from .api import explain
-from .config import ExplainConfig
-from .errors import ExplainError
-from .guard import borrowed
-from .methods import METHODS
+from tlcore.events import CancelToken, EventCallback, ProgressTimer, ignore_event
+from tlcore.explain.api import explain
+from tlcore.explain.config import ExplainConfig
+from tlcore.explain.errors import ExplainError
+from tlcore.explain.guard import borrowed
+from tlcore.explain.methods import METHODS
 
 log = logging.getLogger(__name__)
 

@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_write, atomic_write_json, read_json
-from .config import Attribution
-from .errors import ExplainError
-from .faithfulness import Faithfulness
-from .runs import ExplainedImage, RunExplanation
-from .sanity import SanityResult, SanityStep
+from tlcore.atomic import atomic_write, atomic_write_json, read_json
+from tlcore.explain.config import Attribution
+from tlcore.explain.errors import ExplainError
+from tlcore.explain.faithfulness import Faithfulness
+from tlcore.explain.runs import ExplainedImage, RunExplanation
+from tlcore.explain.sanity import SanityResult, SanityStep
 
 JSON_FILE = "explanation.json"
 ARRAYS_FILE = "arrays.npz"

@@ -15,11 +15,11 @@ from typing import Sequence
 
 import numpy as np
 
-from .cv import PIXELS, STRATEGY_LABELS, FoldResult, StrategyResult, Steps, subsample, training_part
-from .data import Dataset, load_image
-from .events import CancelToken, EventCallback, Message, ProgressTimer, ignore_event
-from .metrics import classification_metrics
-from .workspace import Workspace
+from tlcore.data import Dataset, load_image
+from tlcore.evaluate.cv import PIXELS, STRATEGY_LABELS, FoldResult, Steps, StrategyResult, subsample, training_part
+from tlcore.events import CancelToken, EventCallback, Message, ProgressTimer, ignore_event
+from tlcore.metrics import classification_metrics
+from tlcore.workspace import Workspace
 
 log = logging.getLogger(__name__)
 

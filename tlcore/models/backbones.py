@@ -39,8 +39,9 @@ from timm.models.resnet import ResNet as TimmResNet
 from torch import nn
 from torchvision import models as tv_models
 
-from .errors import WeightsUnavailable
-from .layers import GlobalAvgPool2d, use_layout_preserving_pools
+from tlcore.data.preprocess import DataConfig
+from tlcore.errors import WeightsUnavailable
+from tlcore.models.layers import GlobalAvgPool2d, use_layout_preserving_pools
 
 log = logging.getLogger(__name__)
 
@@ -88,17 +89,6 @@ _TORCHVISION_CATALOGUE = (
     ("mobilenet_v3_large", "MobileNetV3-Large"),
     ("efficientnet_b0", "EfficientNet-B0"),
 )
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    """Preprocessing a backbone expects (applied by ``tlcore.augment``)."""
-
-    input_size: int                      # square side in px
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    interpolation: str                   # "bicubic" | "bilinear"
-    crop_pct: float                      # centre crop = input_size, resize = input_size / crop_pct
 
 
 @dataclass(frozen=True)
@@ -420,7 +410,7 @@ def _strip_torchvision_head(model: nn.Module) -> tuple[nn.Module, int, str]:
 
 def _load_weights_file(model: nn.Module, path: Path, name: str, head_prefix: str) -> None:
     """Load a user's state dict; keys under the removed classifier are dropped, anything else must fit exactly."""
-    from .weights import load_user_weights  # weights.py imports this module for architecture names
+    from tlcore.models.weights import load_user_weights  # weights.py imports this module for architecture names
 
     state = load_user_weights(path)
     own = model.state_dict()

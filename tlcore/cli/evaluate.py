@@ -11,8 +11,8 @@ import math
 import sys
 from typing import Any
 
-from .errors import TlcoreError
-from .workspace import Workspace
+from tlcore.errors import TlcoreError
+from tlcore.workspace import Workspace
 
 
 def _scratch_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -25,7 +25,7 @@ def _scratch_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 
 
 def _reused(args: argparse.Namespace, ws: Workspace, dataset, kind: str):
-    from .cv import reused_folds
+    from tlcore.evaluate.cv import reused_folds
 
     return reused_folds(ws, {"reuse_folds_from": args.reuse_folds}, dataset, kind) if args.reuse_folds else None
 
@@ -39,10 +39,10 @@ def _fmt_summary(summary: dict[str, Any], metric: str) -> str:
 
 def cmd_cv(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     """Cross-validate one strategy and record the run."""
-    from .cli import StderrProgress, build_train_config
-    from .cv import cross_validate, save_cv, summarize_record
-    from .data import load_dataset
-    from .store import get_run
+    from tlcore.cli.main import StderrProgress, build_train_config
+    from tlcore.data import load_dataset
+    from tlcore.evaluate.cv import cross_validate, save_cv, summarize_record
+    from tlcore.runs.store import get_run
 
     config = build_train_config(args)
     dataset = load_dataset(ws, args.dataset)
@@ -64,10 +64,10 @@ def cmd_cv(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
 
 def cmd_compare(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     """Compare strategies on the same folds and record the comparison."""
-    from .cli import StderrProgress, build_train_config
-    from .compare import compare_strategies, save_comparison, summarize_comparison
-    from .data import load_dataset
-    from .store import get_run
+    from tlcore.cli.main import StderrProgress, build_train_config
+    from tlcore.data import load_dataset
+    from tlcore.evaluate.compare import compare_strategies, save_comparison, summarize_comparison
+    from tlcore.runs.store import get_run
 
     config = build_train_config(args)
     dataset = load_dataset(ws, args.dataset)
@@ -90,10 +90,10 @@ def cmd_compare(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
 
 def cmd_curve(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     """Draw the data-efficiency curve and record it."""
-    from .cli import StderrProgress, build_train_config
-    from .compare import data_efficiency_curve, save_curve, summarize_curve
-    from .data import load_dataset
-    from .store import get_run
+    from tlcore.cli.main import StderrProgress, build_train_config
+    from tlcore.data import load_dataset
+    from tlcore.evaluate.compare import data_efficiency_curve, save_curve, summarize_curve
+    from tlcore.runs.store import get_run
 
     try:
         fractions = [float(f) for f in args.fractions.split(",") if f.strip()]
@@ -121,7 +121,7 @@ def _add_fold_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_multi_options(p: argparse.ArgumentParser, default: str) -> None:
-    from .compare import CHOICES
+    from tlcore.evaluate.compare import CHOICES
 
     p.add_argument("--strategies", default=default,
                    help=f"comma-separated, from: {', '.join(CHOICES)} ('pixels' = logistic regression on raw "
@@ -136,7 +136,7 @@ def _add_multi_options(p: argparse.ArgumentParser, default: str) -> None:
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add the ``cv``, ``compare`` and ``curve`` subcommands."""
-    from .cli import _add_train_options
+    from tlcore.cli.main import _add_train_options
 
     text = "stratified k-fold cross-validation of one strategy (per-fold metrics, mean ± std, 95% CI)"
     p = sub.add_parser("cv", parents=[common], help=text, description=text)

@@ -18,8 +18,8 @@ import safetensors
 import safetensors.torch
 import torch
 
-from .atomic import atomic_write_bytes
-from .errors import UnsafeModelFile, WeightsUnavailable
+from tlcore.atomic import atomic_write_bytes
+from tlcore.errors import UnsafeModelFile, WeightsUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def validate_architecture(name: Any) -> str:
     Raises:
         UnsafeModelFile: anything else; the name is only compared with known names, never imported.
     """
-    from .backbones import is_known_backbone  # backbones imports this module to read weights files
+    from tlcore.models.backbones import is_known_backbone  # backbones imports this module to read weights files
 
     if not isinstance(name, str) or not is_known_backbone(name):
         raise UnsafeModelFile(

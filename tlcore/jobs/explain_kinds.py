@@ -14,9 +14,9 @@ import secrets
 import time
 from pathlib import Path
 
-from ..errors import TlcoreError
-from ..events import CancelToken, EventCallback
-from ..workspace import Workspace
+from tlcore.errors import TlcoreError
+from tlcore.events import CancelToken, EventCallback
+from tlcore.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +32,10 @@ def explain_task(params: dict, ws: Workspace, on_event: EventCallback, cancel: C
     ``names``; ``target`` ("predicted", "true", a class index or name); ``settings`` (ExplainConfig fields);
     ``sanity`` and ``faithfulness`` (bools).
     """
-    from ..data import load_dataset, load_image
-    from ..store import load_run
-    from .runs import explain_run
-    from .saved import save_explanation
+    from tlcore.data import load_dataset, load_image
+    from tlcore.explain.runs import explain_run
+    from tlcore.explain.saved import save_explanation
+    from tlcore.runs.store import load_run
 
     run_id = _text(params, "run_id")
     methods = params.get("methods")
@@ -81,7 +81,7 @@ def explain_task(params: dict, ws: Workspace, on_event: EventCallback, cancel: C
 
 def report_task(params: dict, ws: Workspace, on_event: EventCallback, cancel: CancelToken) -> dict:
     """Write a run's review report. ``params``: ``run_id``; optional ``methods``, ``per_group``, ``sanity_images``."""
-    from .run_report import DEFAULT_METHODS, write_run_report
+    from tlcore.explain.run_report import DEFAULT_METHODS, write_run_report
 
     run_id = _text(params, "run_id")
     methods = params.get("methods") or list(DEFAULT_METHODS)

@@ -10,10 +10,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..errors import TlcoreError
-from ..workspace import Workspace
-from .config import METHOD_NAMES
-from .overlay import SIGNS
+from tlcore.errors import TlcoreError
+from tlcore.explain.config import METHOD_NAMES
+from tlcore.explain.overlay import SIGNS
+from tlcore.workspace import Workspace
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -55,9 +55,9 @@ def cmd_explain(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     """Overlay PNGs (and, unless --no-sanity, the sanity check) for the given images."""
     from PIL import Image
 
-    from ..cli import StderrProgress
-    from .overlay import overlay
-    from .runs import explain_run
+    from tlcore.cli.main import StderrProgress
+    from tlcore.explain.overlay import overlay
+    from tlcore.explain.runs import explain_run
 
     missing = [p for p in args.images if not Path(p).is_file()]
     if missing:
@@ -104,8 +104,8 @@ def cmd_explain(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
 
 def cmd_report(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     """Write the review report."""
-    from ..cli import StderrProgress
-    from .run_report import write_run_report
+    from tlcore.cli.main import StderrProgress
+    from tlcore.explain.run_report import write_run_report
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = [m for m in methods if m not in METHOD_NAMES]

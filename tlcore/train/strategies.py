@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .model import HEADS, TransferModel
+from tlcore.models.transfer import HEADS, TransferModel
 
 STRATEGIES = ("feature-extraction", "fine-tune", "full", "gradual", "scratch")
 

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 Register = Callable[[Any, argparse.ArgumentParser], None]
 
-from .cv_cli import register as register_cv  # noqa: E402  cv, compare, curve
-from .explain.cli import add_explain_commands  # noqa: E402  explain, report
+from tlcore.cli.evaluate import register as register_cv  # noqa: E402  cv, compare, curve
+from tlcore.cli.explain import add_explain_commands  # noqa: E402  explain, report
 
 EXTENSIONS: list[Register] = [register_cv, add_explain_commands]

@@ -17,7 +17,7 @@ from PIL import Image
 if TYPE_CHECKING:
     import torch
 
-    from .backbones import DataConfig
+    from tlcore.data.preprocess import DataConfig
 
 Transform = Callable[[Image.Image], "torch.Tensor"]
 

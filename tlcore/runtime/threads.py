@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from ._alloc import allocator_status
+from tlcore.runtime.allocator import allocator_status
 
 log = logging.getLogger(__name__)
 

@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-from .data import Dataset, Split, check_class_sizes, hash_groups
-from .errors import DatasetError, TlcoreError
-from .events import CancelToken, EpochEnd, EventCallback, Message, PhaseStarted, ProgressTimer, ignore_event
-from .metrics import SUMMARY_KEYS
-from .workspace import Workspace
+from tlcore.data import Dataset, Split, check_class_sizes, hash_groups
+from tlcore.errors import DatasetError, TlcoreError
+from tlcore.events import CancelToken, EpochEnd, EventCallback, Message, PhaseStarted, ProgressTimer, ignore_event
+from tlcore.metrics import SUMMARY_KEYS
+from tlcore.workspace import Workspace
 
 if TYPE_CHECKING:
-    from .backbones import Backbone
-    from .train import TrainConfig
+    from tlcore.models.backbones import Backbone
+    from tlcore.train.loop import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def make_folds(dataset: Dataset, k: int, seed: int = 0) -> list[np.ndarray]:
     try:
         check_class_sizes(dataset, k, f"a {k}-fold cross-validation")
     except DatasetError as e:
-        from .data.split import distinct_counts
+        from tlcore.data.split import distinct_counts
 
         smallest = min(distinct_counts(dataset).values(), default=0)
         hint = f"; use at most {smallest} folds or add images to that class" if smallest >= 2 else ""
@@ -281,8 +281,8 @@ def default_backbone_factory(config: "TrainConfig") -> "Backbone":
     """A fresh backbone for one fold; random initialisations are seeded so every fold starts from the same one."""
     import torch
 
-    from .backbones import create_backbone
-    from .train import wants_pretrained
+    from tlcore.models.backbones import create_backbone
+    from tlcore.train.loop import wants_pretrained
 
     torch.manual_seed(config.seed)
     return create_backbone(config.backbone, pretrained=wants_pretrained(config), weights_file=config.weights_file)
@@ -302,8 +302,8 @@ class PristineBackbones:
         self._pristine: dict[tuple[Any, ...], "Backbone"] = {}
 
     def __call__(self, config: "TrainConfig") -> "Backbone":
-        from .strategies import trainable_group_count
-        from .train import wants_pretrained
+        from tlcore.train.loop import wants_pretrained
+        from tlcore.train.strategies import trainable_group_count
 
         key = (config.backbone, wants_pretrained(config), config.weights_file, config.seed)
         if key not in self._pristine:
@@ -360,7 +360,7 @@ def run_folds(ws: Workspace, dataset: Dataset, config: "TrainConfig", folds: Seq
         steps: overall progress shared with other calls (a comparison or curve); made here if None.
         what: prefix of the progress messages (e.g. the strategy name).
     """
-    from .train import config_to_dict, train
+    from tlcore.train.loop import config_to_dict, train
 
     cancel = cancel or CancelToken()
     factory = backbone_factory or PristineBackbones()
@@ -456,8 +456,8 @@ def cross_validate(ws: Workspace, dataset: Dataset, config: "TrainConfig", k: in
 def base_record(kind: str, dataset_id: str, dataset_name: str, classes: Sequence[str], config: "TrainConfig",
                 folds: Sequence[np.ndarray], label: str = "") -> dict[str, Any]:
     """The fields every cv/compare/curve record shares (id, kind, dataset, backbone, config, seed, folds)."""
-    from .store import library_versions, new_run_id
-    from .train import config_to_dict
+    from tlcore.runs.store import library_versions, new_run_id
+    from tlcore.train.loop import config_to_dict
 
     return {"id": new_run_id(), "created": time.time(), "kind": kind, "label": label, "dataset_id": dataset_id,
             "dataset_name": dataset_name, "classes": list(classes), "backbone": config.backbone,
@@ -522,7 +522,7 @@ def cv_csv(record: dict[str, Any]) -> str:
 
 def save_cv(ws: Workspace, result: CVResult, label: str = "") -> str:
     """Record a cross-validation in the run store (kind ``"cv"``, with ``folds.csv`` and ``oof_probs.npy``)."""
-    from .store import write_run
+    from tlcore.runs.store import write_run
 
     record = cv_record(result, label)
     n, c = sum(len(f) for f in result.folds), len(result.classes)
@@ -552,7 +552,7 @@ def summarize_record(record: dict[str, Any]) -> dict[str, Any]:
 
 def config_setting(params: dict, kind: str) -> "TrainConfig":
     """The ``config`` param of a job as a TrainConfig (unknown or bad settings named)."""
-    from .train import config_from_dict
+    from tlcore.train.loop import config_from_dict
 
     raw = params.get("config") or {}
     if not isinstance(raw, dict):
@@ -573,7 +573,7 @@ def int_setting(params: dict, name: str, default: int, low: int, high: int, kind
 
 def reused_folds(ws: Workspace, params: dict, dataset: Dataset, kind: str) -> list[np.ndarray] | None:
     """The folds of the run named by ``reuse_folds_from`` (same dataset required), or None."""
-    from .store import get_run
+    from tlcore.runs.store import get_run
 
     run_id = params.get("reuse_folds_from")
     if not run_id:
@@ -591,7 +591,7 @@ def cv_task(params: dict, ws: Workspace, on_event: EventCallback, cancel: Cancel
     Params: ``dataset_id``; ``config`` (TrainConfig as a dict); ``folds`` (k, default 5); optional ``label`` and
     ``reuse_folds_from`` (a run id). Returns the run id and the mean ± CI of each metric.
     """
-    from .data import load_dataset
+    from tlcore.data import load_dataset
 
     unknown = sorted(set(params) - {"dataset_id", "config", "folds", "label", "reuse_folds_from"})
     if unknown:

@@ -28,9 +28,9 @@ import signal
 import time
 from typing import Any, Callable
 
-from .errors import TlcoreError
-from .events import CancelToken, EventCallback, Message, ProgressTimer
-from .workspace import Workspace
+from tlcore.errors import TlcoreError
+from tlcore.events import CancelToken, EventCallback, Message, ProgressTimer
+from tlcore.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -139,9 +139,9 @@ def train_task(params: dict, ws: Workspace, on_event: EventCallback, cancel: Can
     Params: ``dataset_id``; ``config`` (a :class:`~tlcore.train.TrainConfig` as a dict, see
     ``tlcore.train.config_to_dict``); optional ``label``. Returns the run id and its headline numbers.
     """
-    from .data import load_dataset
-    from .store import save_run
-    from .train import config_from_dict, train
+    from tlcore.data import load_dataset
+    from tlcore.runs.store import save_run
+    from tlcore.train.loop import config_from_dict, train
 
     dataset = load_dataset(ws, _dataset_id(params, "train"))
     config = config_from_dict(params.get("config") or {})
@@ -152,18 +152,19 @@ def train_task(params: dict, ws: Workspace, on_event: EventCallback, cancel: Can
             "seconds": result.timings["total"], "epochs": len(result.history)}
 
 
-from .cv_tasks import compare_task, curve_task, cv_task  # noqa: E402  (light: the work is imported when run)
+from tlcore.jobs.cv_kinds import compare_task, curve_task, cv_task  # noqa: E402  (light: the work is imported when run)
+
 
 def explain_task(params: dict, ws: Workspace, on_event: EventCallback, cancel: CancelToken) -> dict:
     """Attribution maps for a batch of a run's images (see :func:`tlcore.explain.tasks.explain_task`)."""
-    from .explain.tasks import explain_task as run
+    from tlcore.jobs.explain_kinds import explain_task as run
 
     return run(params, ws, on_event, cancel)
 
 
 def report_task(params: dict, ws: Workspace, on_event: EventCallback, cancel: CancelToken) -> dict:
     """A run's self-contained HTML review report (see :func:`tlcore.explain.tasks.report_task`)."""
-    from .explain.tasks import report_task as run
+    from tlcore.jobs.explain_kinds import report_task as run
 
     return run(params, ws, on_event, cancel)
 

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .errors import TlcoreError
-from .events import EpochEnd, Event, Message, PhaseStarted, Progress
-from .workspace import Workspace, default_workspace
+from tlcore.errors import TlcoreError
+from tlcore.events import EpochEnd, Event, Message, PhaseStarted, Progress
+from tlcore.workspace import Workspace, default_workspace
 
 STRATEGIES = ("feature-extraction", "fine-tune", "full", "gradual", "scratch")
 Handler = Callable[[argparse.Namespace, Workspace], dict[str, Any]]
@@ -80,7 +80,7 @@ def _fmt(value: Any) -> str:
 
 def cmd_import(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     """Import a dataset (folder, zip, CSV, or ``demo``) and print its id."""
-    from .data import import_demo, import_path
+    from tlcore.data import import_demo, import_path
 
     if args.source == "demo":
         dataset, report = import_demo(ws)
@@ -106,7 +106,7 @@ def cmd_import(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
 
 def cmd_datasets(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     """List imported datasets."""
-    from .data import list_datasets
+    from tlcore.data import list_datasets
 
     rows = [{"dataset_id": d.id, "name": d.name, "images": len(d.records), "classes": len(d.classes)}
             for d in list_datasets(ws)]
@@ -120,7 +120,7 @@ def cmd_datasets(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
 
 def cmd_backbones(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     """List the backbones on offer, with size, input size and whether weights are available offline."""
-    from .backbones import list_backbones
+    from tlcore.models.backbones import list_backbones
 
     rows = [{"name": b.name, "label": b.label, "source": b.source, "offline": b.offline,
              "input_size": b.input_size, "params": b.num_params} for b in list_backbones()]
@@ -133,9 +133,9 @@ def cmd_backbones(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
 
 def build_train_config(args: argparse.Namespace):
     """A TrainConfig from the command-line options (defaults are TrainConfig's own)."""
-    from .augment import AugmentConfig
-    from .strategies import StrategyConfig
-    from .train import TrainConfig
+    from tlcore.data.augment import AugmentConfig
+    from tlcore.train.loop import TrainConfig
+    from tlcore.train.strategies import StrategyConfig
 
     d_s, d_a, d_t = StrategyConfig(), AugmentConfig(), TrainConfig()
 
@@ -178,9 +178,9 @@ def summarize_run(record: dict[str, Any]) -> dict[str, Any]:
 
 def cmd_train(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     """Train a model on an imported dataset and record the run."""
-    from .data import load_dataset
-    from .store import get_run, save_run
-    from .train import train
+    from tlcore.data import load_dataset
+    from tlcore.runs.store import get_run, save_run
+    from tlcore.train.loop import train
 
     config = build_train_config(args)
     dataset = load_dataset(ws, args.dataset)
@@ -200,11 +200,11 @@ def cmd_evaluate(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     """Reload a run, predict its test split again and check the predictions match the recorded ones."""
     import numpy as np
 
-    from .augment import eval_transform
-    from .data import load_dataset
-    from .metrics import classification_metrics
-    from .predict import predict_stored
-    from .store import load_run
+    from tlcore.data import load_dataset
+    from tlcore.data.augment import eval_transform
+    from tlcore.metrics import classification_metrics
+    from tlcore.models.inference import predict_stored
+    from tlcore.runs.store import load_run
 
     run = load_run(ws, args.run)
     dataset = load_dataset(ws, run.dataset_id)
@@ -224,8 +224,8 @@ def cmd_evaluate(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
 
 def cmd_predict(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     """Predict the top-k classes of new images with a saved run."""
-    from .predict import predict_images
-    from .store import load_run
+    from tlcore.evaluate.predict import predict_images
+    from tlcore.runs.store import load_run
 
     missing = [p for p in args.images if not Path(p).is_file()]
     if missing:
@@ -244,7 +244,7 @@ def cmd_runs(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     """List recorded runs, newest first."""
     from dataclasses import asdict
 
-    from .store import list_runs
+    from tlcore.runs.store import list_runs
 
     runs = list_runs(ws, dataset_id=args.dataset, strategy=args.strategy, kind=args.kind)
     rows = [asdict(r) for r in runs]
@@ -261,7 +261,7 @@ def cmd_runs(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
 
 def cmd_show(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     """Show one run's record."""
-    from .store import get_run
+    from tlcore.runs.store import get_run
 
     record = get_run(ws, args.run)
     if not args.json:
@@ -275,7 +275,7 @@ def cmd_show(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
 
 def cmd_delete(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     """Delete a run."""
-    from .store import delete_run
+    from tlcore.runs.store import delete_run
 
     delete_run(ws, args.run)
     if not args.json:
@@ -299,7 +299,7 @@ def _common() -> argparse.ArgumentParser:
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
-    from .backbones import DEFAULT_BACKBONE
+    from tlcore.models.backbones import DEFAULT_BACKBONE
 
     p.add_argument("--dataset", required=True, help="dataset id (from `import` or `datasets`)")
     p.add_argument("--backbone", default=DEFAULT_BACKBONE,
@@ -386,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extensions() -> list[Callable[[Any, argparse.ArgumentParser], None]]:
     """Subcommands that live beside their features (cross-validation, explanations, jobs)."""
-    from .cli_extensions import EXTENSIONS
+    from tlcore.cli.extensions import EXTENSIONS
 
     return list(EXTENSIONS)
 

@@ -54,13 +54,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from ._alloc import allocator_env
-from .atomic import atomic_write_json, atomic_write_text, read_json, remove_stale_temp_files
-from .errors import Cancelled, TlcoreError
-from .events import CancelToken, Event, EventCallback, event_to_dict
-from .features import remove_stale_fill_files
-from .tasks import TASKS
-from .workspace import Workspace
+from tlcore.atomic import atomic_write_json, atomic_write_text, read_json, remove_stale_temp_files
+from tlcore.errors import Cancelled, TlcoreError
+from tlcore.events import CancelToken, Event, EventCallback, event_to_dict
+from tlcore.jobs.kinds import TASKS
+from tlcore.runtime.allocator import allocator_env
+from tlcore.train.caches import remove_stale_fill_files
+from tlcore.workspace import Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -607,7 +607,7 @@ class JobManager:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
         with open(job_dir / LOG_FILE, "ab") as log:
             return subprocess.Popen(
-                [sys.executable, "-m", "tlcore.jobs", "run", str(job_dir)],
+                [sys.executable, "-m", "tlcore.jobs.manager", "run", str(job_dir)],
                 env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=False,
             )
 

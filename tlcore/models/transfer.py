@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .backbones import Backbone, BlockGroup
+from tlcore.models.backbones import Backbone, BlockGroup
 
 log = logging.getLogger(__name__)
 

@@ -7,26 +7,26 @@ a worker runs it. See :func:`tlcore.cv.cv_task`, :func:`tlcore.compare.compare_t
 
 from __future__ import annotations
 
-from .events import CancelToken, EventCallback
-from .workspace import Workspace
+from tlcore.events import CancelToken, EventCallback
+from tlcore.workspace import Workspace
 
 
 def cv_task(params: dict, ws: Workspace, on_event: EventCallback, cancel: CancelToken) -> dict:
     """Cross-validate one strategy and record the run (kind ``cv``)."""
-    from .cv import cv_task as run
+    from tlcore.evaluate.cv import cv_task as run
 
     return run(params, ws, on_event, cancel)
 
 
 def compare_task(params: dict, ws: Workspace, on_event: EventCallback, cancel: CancelToken) -> dict:
     """Compare strategies on shared folds and record the comparison (kind ``compare``)."""
-    from .compare import compare_task as run
+    from tlcore.evaluate.compare import compare_task as run
 
     return run(params, ws, on_event, cancel)
 
 
 def curve_task(params: dict, ws: Workspace, on_event: EventCallback, cancel: CancelToken) -> dict:
     """Draw the data-efficiency curve and record it (kind ``curve``)."""
-    from .compare import curve_task as run
+    from tlcore.evaluate.compare import curve_task as run
 
     return run(params, ws, on_event, cancel)

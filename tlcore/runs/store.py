@@ -24,15 +24,15 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
-from .atomic import atomic_write_json, read_json
-from .errors import RunNotFound, TlcoreError
-from .workspace import Workspace
+from tlcore.atomic import atomic_write_json, read_json
+from tlcore.errors import RunNotFound, TlcoreError
+from tlcore.workspace import Workspace
 
 if TYPE_CHECKING:
-    from .backbones import DataConfig
-    from .data import Dataset, Split
-    from .model import TransferModel
-    from .train import TrainConfig, TrainResult
+    from tlcore.data import Dataset, Split
+    from tlcore.data.preprocess import DataConfig
+    from tlcore.models.transfer import TransferModel
+    from tlcore.train.loop import TrainConfig, TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def library_versions() -> dict[str, str]:
             versions[name] = importlib_metadata.version(name)
         except importlib_metadata.PackageNotFoundError:
             versions[name] = "not installed"
-    from . import __version__
+    from tlcore import __version__
 
     versions["tlcore"] = __version__
     return versions
@@ -154,8 +154,8 @@ def write_run(ws: Workspace, record: dict[str, Any], files: dict[str, Any] | Non
 
 def save_run(ws: Workspace, result: "TrainResult", dataset: "Dataset", label: str = "") -> str:
     """Record a finished training run; return its id."""
-    from .train import config_to_dict
-    from .weights import save_weights
+    from tlcore.models.weights import save_weights
+    from tlcore.train.loop import config_to_dict
 
     run_id = new_run_id()
     cfg = result.config
@@ -202,11 +202,12 @@ def load_run(ws: Workspace, run_id: str) -> LoadedRun:
     """Rebuild a saved run's model (eval mode) with its classes, preprocessing, split and test probabilities."""
     import torch
 
-    from .backbones import DataConfig, create_backbone
-    from .data import Split
-    from .model import TransferModel
-    from .train import config_from_dict
-    from .weights import load_weights, validate_architecture
+    from tlcore.data import Split
+    from tlcore.data.preprocess import DataConfig
+    from tlcore.models.backbones import create_backbone
+    from tlcore.models.transfer import TransferModel
+    from tlcore.models.weights import load_weights, validate_architecture
+    from tlcore.train.loop import config_from_dict
 
     record = get_run(ws, run_id)
     folder = _run_dir(ws, run_id)

@@ -5,20 +5,18 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence, Union
+from typing import TYPE_CHECKING, Sequence, Union
 
 import numpy as np
 from PIL import Image
 
-from .errors import DatasetError
-from .events import CancelToken, EventCallback, ProgressTimer, ignore_event
-from .features import FEATURE_BATCH, batched_images
-from .workspace import Workspace
+from tlcore.data.loader import FEATURE_BATCH
+from tlcore.errors import DatasetError
+from tlcore.models.inference import probs_from_batches
 
 if TYPE_CHECKING:
-    import torch
 
-    from .store import LoadedRun
+    from tlcore.runs.store import LoadedRun
 
 ImageInput = Union[Image.Image, bytes, str, Path]
 
@@ -41,44 +39,13 @@ class Prediction:
         return self.top[0][1]
 
 
-def probs_from_batches(model: "torch.nn.Module", batches, total: int, on_event: EventCallback = ignore_event,
-                       cancel: CancelToken | None = None, phase: str = "predict") -> np.ndarray:
-    """Softmax probabilities of ``model`` over an iterable of normalised image batches, in eval/inference mode."""
-    import torch
-
-    was_training = model.training
-    model.eval()
-    timer = ProgressTimer(phase, total, on_event)
-    out, done = [], 0
-    try:
-        with torch.inference_mode():
-            for batch in batches:
-                if cancel is not None:
-                    cancel.raise_if_cancelled()
-                logits = model(batch.contiguous(memory_format=torch.channels_last))
-                out.append(torch.softmax(logits.float(), dim=1).numpy())
-                done += len(batch)
-                timer.update(done)
-    finally:
-        model.train(was_training)
-    return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
-
-
-def predict_stored(model: "torch.nn.Module", ws: Workspace, hashes: Sequence[str],
-                   transform: Callable[[Image.Image], "torch.Tensor"], on_event: EventCallback = ignore_event,
-                   cancel: CancelToken | None = None, phase: str = "predict") -> np.ndarray:
-    """Probabilities for stored images (by content hash), in fixed batches so results are reproducible."""
-    batches = batched_images(ws, list(hashes), transform, FEATURE_BATCH)
-    return probs_from_batches(model, batches, len(hashes), on_event, cancel, phase)
-
-
 def open_image(image: ImageInput, name: str = "image") -> Image.Image:
     """An RGB PIL image from a PIL image, raw bytes or a path, checked and normalised like an import.
 
     Raises:
         DatasetError: naming the image and why it can't be used (not an image, corrupt, too large, ...).
     """
-    from .data import ImageRejected, check_image
+    from tlcore.data import ImageRejected, check_image
 
     if isinstance(image, Image.Image):
         return image.convert("RGB")
@@ -95,7 +62,7 @@ def predict_images(run: "LoadedRun", images: Sequence[ImageInput], names: Sequen
     """Top-k classes with probabilities for new images, using a saved run's model and preprocessing."""
     import torch
 
-    from .augment import eval_transform
+    from tlcore.data.augment import eval_transform
 
     transform = eval_transform(run.data_config, run.image_size)
     names = list(names) if names is not None else [getattr(im, "name", str(i)) if not isinstance(im, (str, Path))

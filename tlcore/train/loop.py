@@ -19,23 +19,24 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
-from .augment import NO_AUGMENT, AugmentConfig, eval_transform, train_transform
-from .backbones import DEFAULT_BACKBONE, Backbone, create_backbone
-from .errors import TlcoreError
-from .events import CancelToken, EpochEnd, EventCallback, Message, ProgressTimer, ignore_event
-from .features import DEFAULT_MEMORY_LIMIT, CacheKey, batched_images, cached_rows, iter_frozen
-from .metrics import classification_metrics
-from .predict import predict_stored
-from .runtime import torch_threads
-from .schedules import SCHEDULES, lr_factor
-from .strategies import StrategyConfig, param_groups, trainable_group_count, uses_pretrained
-from .workspace import Workspace
+from tlcore.data.augment import NO_AUGMENT, AugmentConfig, eval_transform, train_transform
+from tlcore.data.loader import batched_images
+from tlcore.errors import TlcoreError
+from tlcore.events import CancelToken, EpochEnd, EventCallback, Message, ProgressTimer, ignore_event
+from tlcore.metrics import classification_metrics
+from tlcore.models.backbones import DEFAULT_BACKBONE, Backbone, create_backbone
+from tlcore.models.inference import iter_frozen, predict_stored
+from tlcore.runtime.threads import torch_threads
+from tlcore.train.caches import DEFAULT_MEMORY_LIMIT, CacheKey, cached_rows
+from tlcore.train.schedules import SCHEDULES, lr_factor
+from tlcore.train.strategies import StrategyConfig, param_groups, trainable_group_count, uses_pretrained
+from tlcore.workspace import Workspace
 
 if TYPE_CHECKING:
     import torch
 
-    from .data import Dataset, Split
-    from .model import TransferModel
+    from tlcore.data import Dataset, Split
+    from tlcore.models.transfer import TransferModel
 
 log = logging.getLogger(__name__)
 
@@ -430,8 +431,8 @@ def train(ws: Workspace, dataset: "Dataset", config: TrainConfig, split: "Split 
     """
     import torch
 
-    from .data import make_split
-    from .model import TransferModel
+    from tlcore.data import make_split
+    from tlcore.models.transfer import TransferModel
 
     config.check()
     started = time.perf_counter()

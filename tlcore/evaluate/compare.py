@@ -18,19 +18,34 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from .cv import (
-    LOWER_IS_BETTER, METRICS, PIXELS, STRATEGY_LABELS, BackboneFactory, PristineBackbones, StrategyResult, Steps,
-    base_record, check_folds, config_setting, int_setting, make_folds, mean_metrics, oof_probs, reused_folds,
-    run_folds, summarize_values,
+from tlcore.data import Dataset
+from tlcore.errors import TlcoreError
+from tlcore.evaluate.cv import (
+    LOWER_IS_BETTER,
+    METRICS,
+    PIXELS,
+    STRATEGY_LABELS,
+    BackboneFactory,
+    PristineBackbones,
+    Steps,
+    StrategyResult,
+    base_record,
+    check_folds,
+    config_setting,
+    int_setting,
+    make_folds,
+    mean_metrics,
+    oof_probs,
+    reused_folds,
+    run_folds,
+    summarize_values,
 )
-from .data import Dataset
-from .errors import TlcoreError
-from .events import CancelToken, EventCallback, Message, ignore_event
-from .strategies import STRATEGIES
-from .workspace import Workspace
+from tlcore.events import CancelToken, EventCallback, Message, ignore_event
+from tlcore.train.strategies import STRATEGIES
+from tlcore.workspace import Workspace
 
 if TYPE_CHECKING:
-    from .train import TrainConfig
+    from tlcore.train.loop import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +75,7 @@ def check_metric(metric: str) -> str:
 
 def strategy_config(config: "TrainConfig", name: str, overrides: Overrides | None = None) -> "TrainConfig":
     """``config`` with strategy ``name`` and that strategy's overrides (``{"scratch": {"epochs": 5}}``)."""
-    from .train import TrainConfig, with_overrides
+    from tlcore.train.loop import TrainConfig, with_overrides
 
     changes = dict((overrides or {}).get(name, {}))
     known = {f.name for f in fields(TrainConfig)}
@@ -81,7 +96,7 @@ def _evaluate(ws: Workspace, dataset: Dataset, config: "TrainConfig", name: str,
               pixels: np.ndarray | None = None) -> StrategyResult:
     what = name if fraction >= 1 else f"{name} at {fraction:.0%}"
     if name == PIXELS:
-        from .baseline import pixel_baseline
+        from tlcore.evaluate.baseline import pixel_baseline
 
         return pixel_baseline(ws, dataset, folds, config.seed, fraction, on_event, cancel, steps, pixels)
     return run_folds(ws, dataset, strategy_config(config, name, overrides), folds, on_event, cancel,
@@ -291,7 +306,7 @@ def comparison_folds_csv(record: Mapping[str, Any]) -> str:
 
 def save_comparison(ws: Workspace, result: ComparisonResult, label: str = "") -> str:
     """Record a comparison in the run store (with ``comparison.csv``, ``folds.csv``, out-of-fold probabilities)."""
-    from .store import write_run
+    from tlcore.runs.store import write_run
 
     record = comparison_record(result, label)
     n, c = sum(len(f) for f in result.folds), len(result.classes)
@@ -363,7 +378,7 @@ def data_efficiency_curve(ws: Workspace, dataset: Dataset, config: "TrainConfig"
     steps = Steps(len(names) * len(fracs) * len(fold_list), on_event)
     pixels = None
     if PIXELS in names:
-        from .baseline import pixel_matrix
+        from tlcore.evaluate.baseline import pixel_matrix
 
         pixels = pixel_matrix(ws, dataset, on_event=on_event, cancel=cancel)
     rows: list[dict[str, Any]] = []
@@ -429,7 +444,7 @@ def save_curve(ws: Workspace, result: CurveResult, label: str = "") -> str:
     """Record a data-efficiency curve in the run store (with ``curve.csv`` and the per-fold ``curve_folds.csv``)."""
     import pandas as pd
 
-    from .store import write_run
+    from tlcore.runs.store import write_run
 
     record = curve_record(result, label)
     per_fold = io.StringIO()
@@ -476,7 +491,7 @@ _COMMON = {"dataset_id", "config", "folds", "label", "reuse_folds_from", "strate
 def compare_task(params: dict, ws: Workspace, on_event: EventCallback, cancel: CancelToken) -> dict:
     """Job kind ``"compare"``: params ``dataset_id``, ``config``, ``strategies`` (list), ``folds`` (k), optional
     ``overrides``, ``metric``, ``label``, ``reuse_folds_from``. Returns the run id and the verdict."""
-    from .data import load_dataset
+    from tlcore.data import load_dataset
 
     _check_keys(params, "compare", _COMMON)
     dataset = load_dataset(ws, str(params.get("dataset_id") or ""))
@@ -491,7 +506,7 @@ def compare_task(params: dict, ws: Workspace, on_event: EventCallback, cancel: C
 
 def curve_task(params: dict, ws: Workspace, on_event: EventCallback, cancel: CancelToken) -> dict:
     """Job kind ``"curve"``: like ``"compare"`` plus ``fractions`` (list). Returns the run id."""
-    from .data import load_dataset
+    from tlcore.data import load_dataset
 
     _check_keys(params, "curve", _COMMON | {"fractions"})
     dataset = load_dataset(ws, str(params.get("dataset_id") or ""))

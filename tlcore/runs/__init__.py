@@ -1,0 +1,1 @@
+"""PKGDOC runs"""
