@@ -11,8 +11,10 @@ from pathlib import Path
 
 import streamlit as st
 
-import tlcore  # noqa: F401  first: tunes malloc before anything imports torch
+from tlcore.runtime import setup
 from ui import sidebar, state
+
+setup()  # first: malloc and thread settings before anything imports torch (idempotent across reruns)
 
 ROOT = Path(__file__).resolve().parent
 

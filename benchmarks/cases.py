@@ -22,7 +22,6 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-import tlcore  # noqa: F401  first: tunes malloc before torch loads (see tlcore/_alloc.py)
 from tlcore.data import Dataset, import_demo
 from tlcore.data.augment import NO_AUGMENT, eval_transform
 from tlcore.data.dataset import new_dataset

@@ -28,7 +28,9 @@ import time  # noqa: E402
 from dataclasses import asdict, dataclass  # noqa: E402
 from typing import Any, Iterable  # noqa: E402
 
-import tlcore  # noqa: E402,F401  first: tunes malloc before anything imports torch (tlcore/_alloc.py)
+import tlcore.runtime  # noqa: E402
+
+tlcore.runtime.setup()  # first: malloc tuning before anything imports torch (tlcore/runtime/allocator.py)
 from tlcore.runtime.threads import prepare_process, runtime_info  # noqa: E402
 
 log = logging.getLogger("benchmark")

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from tests.synthetic import write_class_folder
-from tests.test_cv import SeededFactory
-from tests.test_train import TINY, tiny_config
+from tests.conftest import TINY, SeededFactory, tiny_config
 from tlcore.data import import_folder
 from tlcore.errors import TlcoreError
 from tlcore.evaluate.baseline import PIXEL_SIDE, pixel_matrix

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from tests.synthetic import write_class_folder
-from tests.test_train import TINY, ImageCounter, tiny_config
+from tests.conftest import TINY, SeededFactory, tiny_config
 from tlcore.data import import_folder
 from tlcore.errors import DatasetError
 from tlcore.evaluate.cv import (
@@ -31,7 +31,6 @@ from tlcore.evaluate.cv import (
     training_part,
 )
 from tlcore.events import EpochEnd
-from tlcore.models.backbones import create_backbone
 from tlcore.runs.store import get_run, list_runs
 from tlcore.workspace import Workspace
 
@@ -57,28 +56,6 @@ def dup_dataset(ws, tmp_path):
             shutil.copy(root / cls / f"{cls}_{i}.png", root / cls / f"{cls}_{i}_copy.png")
     ds, _ = import_folder(ws, root)
     return ds
-
-
-class SeededFactory:
-    """Fresh tiny backbones with identical random weights (as the default factory gives for random init), counted."""
-
-    def __init__(self) -> None:
-        self.images = 0
-        self.created = 0
-        self._counters: list[ImageCounter] = []
-
-    def __call__(self, config):
-        import torch
-
-        torch.manual_seed(123)
-        backbone = create_backbone(TINY, pretrained=False)
-        self._counters.append(ImageCounter(backbone.model))
-        self.created += 1
-        return backbone
-
-    @property
-    def images_seen(self) -> int:
-        return sum(c.images for c in self._counters)
 
 
 def test_folds_are_disjoint_cover_every_image_once_and_are_stratified(dataset):
@@ -255,7 +232,7 @@ def test_cv_job_records_a_run(ws, dataset, monkeypatch):
 
 def test_cv_job_refuses_bad_settings(ws, dataset):
     from tlcore.errors import TlcoreError
-    from tlcore.evaluate.cv import cv_task
+    from tlcore.jobs.cv_kinds import cv_task
     from tlcore.events import CancelToken, ignore_event
 
     with pytest.raises(TlcoreError, match="'folds'"):

@@ -12,7 +12,7 @@ import torch
 from torchvision.transforms import v2
 
 from tests.synthetic import write_class_folder
-from tests.test_train import TINY, ImageCounter, fresh_backbone
+from tests.conftest import TINY, ImageCounter, fresh_backbone
 from tlcore.data import import_folder, load_image
 from tlcore.data.augment import NO_AUGMENT, AugmentConfig, eval_transform, train_transform
 from tlcore.data.loader import batched_images, split_transform, to_float_batch

@@ -16,7 +16,7 @@ from tlcore.atomic import atomic_write_json, read_json
 from tlcore.errors import TlcoreError
 from tlcore.events import CancelToken, Message
 from tlcore.jobs.manager import JobManager, JobNotFound, JobStatus, _run_task
-from tlcore.jobs.manager import kinds as tasks
+from tlcore.jobs import kinds as tasks
 from tlcore.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent

@@ -17,7 +17,7 @@ import pytest
 
 from tests.processes import alive, snapshot, until
 from tests.synthetic import write_class_folder
-from tests.test_train import tiny_config
+from tests.conftest import tiny_config
 from tlcore.data import import_folder, load_dataset
 from tlcore.data.augment import eval_transform
 from tlcore.jobs.manager import INTERRUPTED_RUNNING, JobManager

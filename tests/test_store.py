@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.test_train import dataset, fresh_backbone, tiny_config, ws  # noqa: F401  (fixtures)
+from tests.conftest import fresh_backbone, tiny_config
 from tlcore.data.augment import eval_transform
 from tlcore.errors import RunNotFound
 from tlcore.evaluate.predict import predict_images

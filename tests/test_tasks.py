@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from tests.synthetic import write_class_folder
-from tests.test_train import tiny_config
+from tests.conftest import tiny_config
 from tlcore.data import import_folder
 from tlcore.jobs.manager import JobManager
 from tlcore.runs.store import get_run, list_runs

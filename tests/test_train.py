@@ -6,55 +6,13 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-import torch
 
-from tests.synthetic import write_class_folder
-from tlcore.data import import_folder
-from tlcore.data.augment import NO_AUGMENT, AugmentConfig
+from tests.conftest import ImageCounter, fresh_backbone, tiny_config
+from tlcore.data.augment import AugmentConfig
 from tlcore.errors import Cancelled
 from tlcore.events import CancelToken, EpochEnd
-from tlcore.models.backbones import create_backbone
-from tlcore.train.loop import TrainConfig, config_from_dict, config_to_dict, train
+from tlcore.train.loop import config_from_dict, config_to_dict, train
 from tlcore.train.strategies import StrategyConfig
-from tlcore.workspace import Workspace
-
-TINY = "timm/test_efficientnet"
-
-
-@pytest.fixture
-def ws(tmp_path) -> Workspace:
-    return Workspace(tmp_path / "ws")
-
-
-@pytest.fixture
-def dataset(ws, tmp_path):
-    root = write_class_folder(tmp_path / "imgs", n_per_class=10, size=20)
-    ds, _ = import_folder(ws, root)
-    return ds
-
-
-def tiny_config(strategy: str | StrategyConfig = "feature-extraction", **kw) -> TrainConfig:
-    s = strategy if isinstance(strategy, StrategyConfig) else StrategyConfig(
-        name=strategy, fine_tune_groups=2, unfreeze_every=1, head_lr=1e-2)
-    base = TrainConfig(backbone=TINY, strategy=s, epochs=3, batch_size=8, patience=0, augment=NO_AUGMENT,
-                       image_size=32, val_fraction=0.2, test_fraction=0.2, seed=0)
-    return replace(base, **kw)
-
-
-def fresh_backbone():
-    torch.manual_seed(123)
-    return create_backbone(TINY, pretrained=False)
-
-
-class ImageCounter:
-    """Counts images passing through a module's forward."""
-
-    def __init__(self, module: torch.nn.Module) -> None:
-        self.images = 0
-        self.handle = module.register_forward_hook(self._hook)
-
-    def _hook(self, module, inputs, output) -> None:
-        self.images += inputs[0].shape[0]
 
 
 @pytest.mark.parametrize("strategy", ["feature-extraction", "fine-tune", "full", "gradual", "scratch"])

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 # Images per forward pass of a frozen network. Measured on 2 cores at 224 px with EfficientNet-Lite0, stored
 # images to features, batch sizes in alternating rounds: 16 → 52.5, 32 → 57.5, 48 → 60.8 images/s, with a peak
 # RSS of about 1.05, 1.35 and (at 64) 1.95 GB for inference alone. 32 is the trade; without the malloc tuning
-# (tlcore/_alloc.py) smaller batches would be faster.
+# (tlcore/runtime/allocator.py) smaller batches would be faster.
 FEATURE_BATCH = 32
 
 

@@ -31,12 +31,9 @@ from tlcore.evaluate.cv import (
     StrategyResult,
     base_record,
     check_folds,
-    config_setting,
-    int_setting,
     make_folds,
     mean_metrics,
     oof_probs,
-    reused_folds,
     run_folds,
     summarize_values,
 )
@@ -465,59 +462,3 @@ def summarize_curve(record: Mapping[str, Any]) -> dict[str, Any]:
 # Job kinds
 
 
-def _names(params: dict, kind: str, default: Sequence[str]) -> list[str]:
-    value = params.get("strategies", list(default))
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise TlcoreError(f"{kind}: setting 'strategies' must be a list of strategy names, got {value!r}")
-    return check_strategies(value)
-
-
-def _overrides(params: dict, kind: str) -> dict[str, dict[str, Any]]:
-    value = params.get("overrides") or {}
-    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
-        raise TlcoreError(f"{kind}: setting 'overrides' must map strategy names to settings, got {value!r}")
-    return value
-
-
-def _check_keys(params: dict, kind: str, known: set[str]) -> None:
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise TlcoreError(f"{kind}: unknown setting(s) {', '.join(unknown)}")
-
-
-_COMMON = {"dataset_id", "config", "folds", "label", "reuse_folds_from", "strategies", "overrides", "metric"}
-
-
-def compare_task(params: dict, ws: Workspace, on_event: EventCallback, cancel: CancelToken) -> dict:
-    """Job kind ``"compare"``: params ``dataset_id``, ``config``, ``strategies`` (list), ``folds`` (k), optional
-    ``overrides``, ``metric``, ``label``, ``reuse_folds_from``. Returns the run id and the verdict."""
-    from tlcore.data import load_dataset
-
-    _check_keys(params, "compare", _COMMON)
-    dataset = load_dataset(ws, str(params.get("dataset_id") or ""))
-    config = config_setting(params, "compare")
-    result = compare_strategies(
-        ws, dataset, config, _names(params, "compare", ("feature-extraction", "scratch", PIXELS)),
-        int_setting(params, "folds", 5, 2, 50, "compare"), str(params.get("metric", "accuracy")), on_event, cancel,
-        folds=reused_folds(ws, params, dataset, "compare"), overrides=_overrides(params, "compare"))
-    run_id = save_comparison(ws, result, str(params.get("label", "")))
-    return {"run_id": run_id, "best": result.verdict.best, "verdict": result.verdict.text, "seconds": result.seconds}
-
-
-def curve_task(params: dict, ws: Workspace, on_event: EventCallback, cancel: CancelToken) -> dict:
-    """Job kind ``"curve"``: like ``"compare"`` plus ``fractions`` (list). Returns the run id."""
-    from tlcore.data import load_dataset
-
-    _check_keys(params, "curve", _COMMON | {"fractions"})
-    dataset = load_dataset(ws, str(params.get("dataset_id") or ""))
-    config = config_setting(params, "curve")
-    fractions = params.get("fractions", list(DEFAULT_FRACTIONS))
-    if not isinstance(fractions, list) or not all(isinstance(f, (int, float)) for f in fractions):
-        raise TlcoreError(f"curve: setting 'fractions' must be a list of numbers, got {fractions!r}")
-    result = data_efficiency_curve(
-        ws, dataset, config, _names(params, "curve", ("feature-extraction", "scratch", PIXELS)), fractions,
-        int_setting(params, "folds", 5, 2, 50, "curve"), str(params.get("metric", "accuracy")), on_event, cancel,
-        folds=reused_folds(ws, params, dataset, "curve"), overrides=_overrides(params, "curve"))
-    run_id = save_curve(ws, result, str(params.get("label", "")))
-    return {"run_id": run_id, "points": len(curve_points(result.rows, result.metric)),
-            "seconds": float(sum(result.seconds.values()))}

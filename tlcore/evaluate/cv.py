@@ -550,27 +550,6 @@ def summarize_record(record: dict[str, Any]) -> dict[str, Any]:
 # Job kind
 
 
-def config_setting(params: dict, kind: str) -> "TrainConfig":
-    """The ``config`` param of a job as a TrainConfig (unknown or bad settings named)."""
-    from tlcore.train.loop import config_from_dict
-
-    raw = params.get("config") or {}
-    if not isinstance(raw, dict):
-        raise TlcoreError(f"{kind}: setting 'config' must be a dict of training settings, got {raw!r}")
-    try:
-        return config_from_dict(raw)
-    except (TypeError, ValueError) as e:
-        raise TlcoreError(f"{kind}: setting 'config' is invalid: {e}") from e
-
-
-def int_setting(params: dict, name: str, default: int, low: int, high: int, kind: str) -> int:
-    """A whole-number job setting within [low, high]."""
-    value = params.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise TlcoreError(f"{kind}: setting '{name}' must be a whole number from {low} to {high}, got {value!r}")
-    return value
-
-
 def reused_folds(ws: Workspace, params: dict, dataset: Dataset, kind: str) -> list[np.ndarray] | None:
     """The folds of the run named by ``reuse_folds_from`` (same dataset required), or None."""
     from tlcore.runs.store import get_run
@@ -585,27 +564,8 @@ def reused_folds(ws: Workspace, params: dict, dataset: Dataset, kind: str) -> li
     return check_folds(dataset, folds_from_record(record))
 
 
-def cv_task(params: dict, ws: Workspace, on_event: EventCallback, cancel: CancelToken) -> dict:
-    """Job kind ``"cv"``: cross-validate and record the run.
-
-    Params: ``dataset_id``; ``config`` (TrainConfig as a dict); ``folds`` (k, default 5); optional ``label`` and
-    ``reuse_folds_from`` (a run id). Returns the run id and the mean ± CI of each metric.
-    """
-    from tlcore.data import load_dataset
-
-    unknown = sorted(set(params) - {"dataset_id", "config", "folds", "label", "reuse_folds_from"})
-    if unknown:
-        raise TlcoreError(f"cv: unknown setting(s) {', '.join(unknown)}")
-    dataset = load_dataset(ws, str(params.get("dataset_id") or ""))
-    config = config_setting(params, "cv")
-    k = int_setting(params, "folds", 5, 2, 50, "cv")
-    result = cross_validate(ws, dataset, config, k, on_event, cancel, folds=reused_folds(ws, params, dataset, "cv"))
-    run_id = save_cv(ws, result, str(params.get("label", "")))
-    return {"run_id": run_id, "k": result.k, "summary": result.summary, "seconds": result.result.seconds}
-
-
 __all__ = [
     "CVResult", "FoldResult", "StrategyResult", "carve_validation", "check_folds", "cross_validate", "cv_csv",
-    "cv_record", "cv_task", "folds_from_record", "make_folds", "run_folds", "save_cv", "subsample",
+    "cv_record", "folds_from_record", "make_folds", "run_folds", "save_cv", "subsample",
     "summarize_values", "training_part",
 ]

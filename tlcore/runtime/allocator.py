@@ -7,8 +7,8 @@ this does nothing if torch is already loaded.
 
 Two routes, same settings: a process started by tlcore (a job worker, the benchmark's probes) gets them from
 its first allocation through the ``MALLOC_*`` environment variables of :func:`allocator_env`; a process started
-by someone else (Streamlit, ``python -m tlcore``, a notebook) gets them through ``mallopt`` when ``tlcore`` is
-imported, which is why ``import tlcore`` must come before ``import torch``. ``TLCORE_MALLOC_TUNING=0`` turns
+by someone else (Streamlit, ``python -m tlcore``, a notebook) gets them through ``mallopt`` in
+:func:`tlcore.runtime.setup`, which is why that call must come before ``import torch``. ``TLCORE_MALLOC_TUNING=0`` turns
 both off. :func:`allocator_status` says which route is in force (``benchmarks/run.py`` measures both).
 
 The other setting that only counts before torch loads: OpenMP worker threads that sleep while they wait
@@ -17,8 +17,8 @@ The other setting that only counts before torch loads: OpenMP worker threads tha
 ran 1.3-2x slower than with sleeping threads (2 cores, one kept busy by another process); on an otherwise idle
 machine sleeping threads wake up late and cost 10-30%, more on a virtual machine whose cores the host shares with
 other guests (``benchmarks/run.py`` measures both). A workbench shares its machine with a browser and a server,
-so the robust setting wins; a dedicated machine can spin with ``TLCORE_OMP_PASSIVE=0``. ``import tlcore`` sets it
-unless the variable is already set or ``TLCORE_OMP_PASSIVE=0``; children inherit it.
+so the robust setting wins; a dedicated machine can spin with ``TLCORE_OMP_PASSIVE=0``. ``tlcore.runtime.setup()`` sets
+it unless the variable is already set or ``TLCORE_OMP_PASSIVE=0``; children inherit it.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def tune_openmp() -> bool:
 
 def allocator_status() -> str:
     """How malloc is set up in this process: ``"environment"``, ``"mallopt"``, ``"off (TLCORE_MALLOC_TUNING=0)"``,
-    ``"not applied: torch was imported before tlcore"``, ``"unsupported: ..."`` or ``"not applied yet"``."""
+    ``"not applied: torch was imported before tlcore.runtime.setup()"``, ``"unsupported: ..."`` or ``"not applied yet"``."""
     return _status
 
 
@@ -108,7 +108,7 @@ def tune_allocator() -> bool:
         _status = "environment"  # set before the process started, so in force from its first allocation
         return True
     if "torch" in sys.modules:
-        _status = "not applied: torch was imported before tlcore"
+        _status = "not applied: torch was imported before tlcore.runtime.setup()"
         return False
     if not sys.platform.startswith("linux"):
         _status = f"unsupported: {sys.platform} has no glibc malloc"

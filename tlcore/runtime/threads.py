@@ -1,7 +1,7 @@
 """Process settings for fast CPU work: torch threads sized to the machine, and what is in force, for reports.
 
 Call :func:`prepare_process` once at the start of a process that does heavy work (a job worker, the CLI, the
-benchmark) *after* ``import tlcore`` (which tunes malloc, see :mod:`tlcore._alloc`). It sets torch's intra-op
+benchmark) *after* :func:`tlcore.runtime.setup` (which tunes malloc, see :mod:`tlcore.runtime.allocator`). It sets torch's intra-op
 threads to the CPU budget: physical cores (hyper-threads don't help convolutions), within the CPUs this process
 may run on and any container CPU quota. ``TLCORE_THREADS`` overrides the choice. The Streamlit app itself
 doesn't call it: heavy work runs in job workers, and the app stays light.
@@ -33,7 +33,7 @@ class RuntimeInfo:
     physical_cores: int  # distinct cores among them
     cpu_quota: float | None  # container CPU limit (cgroup), None if unlimited
     torch_threads: int | None  # intra-op threads; None if torch isn't imported yet
-    allocator: str  # see tlcore._alloc.allocator_status
+    allocator: str  # see tlcore.runtime.allocator.allocator_status
     omp_wait_policy: str  # "PASSIVE" (tlcore's default), the user's setting, or "default" (spinning)
     torch_version: str | None
     load_average: tuple[float, float, float] | None
@@ -162,6 +162,7 @@ def prepare_process(threads: int | None = None) -> RuntimeInfo:
     configure_threads(threads)
     info = runtime_info()
     if info.allocator.startswith("not applied"):
-        log.warning("malloc tuning %s: import tlcore before torch for about 2x faster inference", info.allocator)
+        log.warning("malloc tuning %s: call tlcore.runtime.setup() before importing torch for about 2x faster inference",
+                    info.allocator)
     log.info("runtime: %s", info.describe())
     return info
