@@ -107,3 +107,15 @@ def stored_files(root: Path) -> list[Path]:
 
 
 SVG = b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16"><rect/></svg>\n'
+
+
+def good_entries(prefix: str = "") -> list[tuple[str, bytes]]:
+    """Zip entries of two class folders, ``red/`` and ``blue/``, 3 images each (under ``prefix``)."""
+    return [(f"{prefix}red/{i}.png", image_bytes(c)) for i, c in enumerate(shades(RED, 3))] + [
+        (f"{prefix}blue/{i}.png", image_bytes(c)) for i, c in enumerate(shades(BLUE, 3))
+    ]
+
+
+def skipped(report) -> dict[str, str]:
+    """An import report's skips as ``{name: reason}``."""
+    return {s.name: s.reason for s in report.skipped}

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from tlcore.data import import_demo, list_datasets, load_image, make_split
-from tlcore.data import importer as importer_module
 from tlcore.data.demo import digits_images
+from tlcore.data.importing import common as importing_common
 from tlcore.workspace import Workspace
 
 
@@ -33,7 +33,7 @@ def test_import_demo(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     def no_writes(*args, **kwargs):
         raise AssertionError("the second demo import wrote images")
 
-    monkeypatch.setattr(importer_module, "store_image", no_writes)
+    monkeypatch.setattr(importing_common, "store_image", no_writes)
     again, again_report = import_demo(ws)
     assert again == dataset and again_report == report
     assert [d.id for d in list_datasets(ws)] == [dataset.id]

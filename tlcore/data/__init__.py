@@ -15,7 +15,7 @@ from tlcore.data.dataset import (
 )
 from tlcore.data.demo import import_demo
 from tlcore.data.images import ACCEPTED_FORMATS, CheckedImage, ImageRejected, check_image, image_hash
-from tlcore.data.importer import import_csv, import_files, import_folder, import_path, import_zip, read_label_csv
+from tlcore.data.importing import import_csv, import_files, import_folder, import_path, import_zip, read_label_csv
 from tlcore.data.limits import ImportLimits
 from tlcore.data.split import Split, check_class_sizes, hash_groups, imbalance_warning, make_split
 

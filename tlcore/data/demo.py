@@ -13,7 +13,7 @@ from PIL import Image
 
 from tlcore.data.dataset import Dataset, ImportReport, dataset_id, has_dataset, load_dataset, load_report
 from tlcore.data.images import checked_from_rgb, image_hash
-from tlcore.data.importer import ImportBuilder
+from tlcore.data.importing.common import ImportBuilder
 from tlcore.data.limits import ImportLimits
 from tlcore.errors import DatasetError
 from tlcore.events import CancelToken, EventCallback, ignore_event

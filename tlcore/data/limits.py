@@ -44,3 +44,16 @@ def human_bytes(n: int) -> str:
             return f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} GiB"
+
+
+def check_totals(what: str, n_files: int, n_bytes: int, limits: ImportLimits) -> None:
+    """Refuse a source (``what``, for the message) with more files or bytes than ``limits`` allow."""
+    if n_files > limits.max_files:
+        raise DatasetError(
+            f"{what} holds {n_files:,} files; the limit is {limits.max_files:,} (ImportLimits.max_files)"
+        )
+    if n_bytes > limits.max_total_bytes:
+        raise DatasetError(
+            f"{what} holds {human_bytes(n_bytes)}; the limit is {human_bytes(limits.max_total_bytes)} "
+            "(ImportLimits.max_total_bytes)"
+        )

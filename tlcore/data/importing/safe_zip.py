@@ -5,7 +5,7 @@ entry names with ``..``, absolute or drive paths; more entries than ``max_files`
 uncompressed total above ``max_total_bytes``; an entry whose compression ratio exceeds ``max_ratio``;
 a member that turns out larger than it declared while reading. Skipped with a reason: symlinks,
 encrypted entries, duplicate names, nested archives, junk (``__MACOSX/``, ``._*``, dotfiles,
-``.DS_Store``, ``Thumbs.db``). Also here: the junk / nested-archive rules shared with folder imports.
+``.DS_Store``, ``Thumbs.db``; the rules live in :mod:`tlcore.data.importing.paths`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from tlcore.data.dataset import Skipped
+from tlcore.data.importing.paths import junk_reason, nested_archive_reason
 from tlcore.data.limits import ImportLimits, human_bytes
 from tlcore.errors import DatasetError
 
@@ -30,36 +31,8 @@ log = logging.getLogger(__name__)
 
 CHUNK = 1 << 16
 SPOOL_IN_MEMORY = 8 * 1024 * 1024  # members up to this size stay in memory while decoded
-NESTED_ARCHIVE_SUFFIXES = (
-    ".zip", ".tar", ".gz", ".tgz", ".bz2", ".tbz", ".tbz2", ".xz", ".txz", ".7z", ".rar", ".zst", ".lz", ".lzma",
-    ".cab", ".jar", ".iso",
-)  # fmt: skip
-_JUNK_WINDOWS = frozenset({"thumbs.db", "ehthumbs.db", "desktop.ini"})
 _EOCD_SIZE = 22
 _DRIVE = re.compile(r"^[A-Za-z]:")
-
-
-def junk_reason(path: str) -> str | None:
-    """Why a relative path (``/``-separated) is junk that no one meant to import, or None."""
-    parts = [p for p in path.split("/") if p]
-    if not parts:
-        return None
-    base = parts[-1]
-    if "__MACOSX" in parts or base.startswith("._") or base.lower() in (".ds_store", ".localized"):
-        return "junk file (macOS metadata)"
-    if base.lower() in _JUNK_WINDOWS:
-        return "junk file (Windows metadata)"
-    if any(p.startswith(".") for p in parts):
-        return "junk file (hidden file)"
-    return None
-
-
-def nested_archive_reason(path: str) -> str | None:
-    """A skip reason for archives inside the upload (they are never opened), or None."""
-    lower = path.lower()
-    if lower.endswith(NESTED_ARCHIVE_SUFFIXES):
-        return "nested archive (not opened; unpack it and import its contents)"
-    return None
 
 
 def safe_member_name(raw: str, archive: str) -> str:
@@ -78,22 +51,6 @@ def safe_member_name(raw: str, archive: str) -> str:
             "was extracted"
         )
     return "/".join(parts)
-
-
-def strip_wrapper(paths: list[str]) -> tuple[list[str], str]:
-    """Remove wrapping top folders shared by every path (``data/cat/x.png`` -> ``cat/x.png``).
-
-    A folder is only stripped while something below it is still in a folder (a class folder); files beside
-    the class folders then end up outside any class. Returns the new paths and the stripped prefix ("" if none).
-    """
-    prefix = []
-    while paths and all("/" in p for p in paths) and any(p.count("/") >= 2 for p in paths):
-        first = {p.split("/", 1)[0] for p in paths}
-        if len(first) != 1:
-            break
-        prefix.append(first.pop())
-        paths = [p.split("/", 1)[1] for p in paths]
-    return paths, "/".join(prefix)
 
 
 @dataclass(frozen=True)
@@ -271,11 +228,8 @@ __all__ = [
     "ZipMember",
     "ZipPlan",
     "declared_entries",
-    "junk_reason",
-    "nested_archive_reason",
     "open_zip",
     "plan_zip",
     "read_member",
     "safe_member_name",
-    "strip_wrapper",
 ]

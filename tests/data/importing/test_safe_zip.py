@@ -1,4 +1,4 @@
-"""Zip imports: traversal refused, bombs refused before extraction, odd entries skipped with reasons."""
+"""Safe zip reading: traversal refused, bombs refused before extraction, odd entries skipped with reasons."""
 
 from __future__ import annotations
 
@@ -8,50 +8,26 @@ from pathlib import Path
 
 import pytest
 
-from tests.data.builders import BLUE, RED, image_bytes, make_zip, patch_central, shades, stored_files, symlink_info
+from tests.data.builders import (
+    RED,
+    good_entries,
+    image_bytes,
+    make_zip,
+    patch_central,
+    skipped,
+    stored_files,
+    symlink_info,
+)
 from tlcore.data import ImportLimits, import_path, import_zip
-from tlcore.data.archive import ReadBudget, ZipMember, declared_entries, junk_reason, read_member, strip_wrapper
+from tlcore.data.importing.safe_zip import ReadBudget, ZipMember, declared_entries, read_member
 from tlcore.errors import DatasetError
 from tlcore.workspace import Workspace
-
-
-def good_entries(prefix: str = "") -> list[tuple[str, bytes]]:
-    return [(f"{prefix}red/{i}.png", image_bytes(c)) for i, c in enumerate(shades(RED, 3))] + [
-        (f"{prefix}blue/{i}.png", image_bytes(c)) for i, c in enumerate(shades(BLUE, 3))
-    ]
-
-
-def skipped(report) -> dict[str, str]:
-    return {s.name: s.reason for s in report.skipped}
 
 
 def assert_nothing_extracted(ws: Workspace) -> None:
     assert stored_files(ws.images) == []
     assert stored_files(ws.tmp) == []
     assert list(ws.datasets.iterdir()) == []
-
-
-def test_zip_of_class_folders_with_wrapper_and_macos_junk(ws: Workspace) -> None:
-    entries = good_entries("photos/") + [
-        ("__MACOSX/photos/red/._0.png", b"\x00\x05\x16\x07junk"),
-        ("photos/.DS_Store", b"junk"),
-        ("photos/red/._1.png", b"junk"),
-        ("photos/blue/Thumbs.db", b"junk"),
-    ]
-    dataset, report = import_zip(ws, make_zip(entries))
-    assert dataset.classes == ("blue", "red") and len(dataset) == 6
-    assert report.junk == 4
-    assert skipped(report)["photos/blue/Thumbs.db"] == "junk file (Windows metadata)"
-    assert skipped(report)["__MACOSX/photos/red/._0.png"] == "junk file (macOS metadata)"
-    assert "photos/red/0.png" in [r.source_name for r in dataset.records]  # original name kept as metadata
-
-
-def test_zip_from_path_same_id_as_from_bytes(ws: Workspace, tmp_path: Path) -> None:
-    data = make_zip(good_entries())
-    (tmp_path / "set.zip").write_bytes(data)
-    from_path, _ = import_path(ws, tmp_path / "set.zip")
-    from_bytes, _ = import_zip(ws, data)
-    assert from_path.id == from_bytes.id and from_path.name == "set"
 
 
 @pytest.mark.parametrize(
@@ -171,25 +147,3 @@ def test_read_member_stops_at_the_budget(ws: Workspace) -> None:
         with read_member(zf, member, "a.zip", budget) as fp:
             assert fp.read() == b"x" * 5000
         assert budget.left == 5000
-
-
-def test_root_level_files_are_not_in_a_class(ws: Workspace) -> None:
-    _, report = import_zip(ws, make_zip(good_entries() + [("loose.png", image_bytes((5, 5, 5)))]))
-    assert skipped(report)["loose.png"] == "not inside a class folder"
-
-
-def test_empty_class_folder_in_zip_is_a_warning(ws: Workspace) -> None:
-    dataset, report = import_zip(ws, make_zip(good_entries() + [("green/", b""), ("green/notes.txt", b"hello")]))
-    assert dataset.classes == ("blue", "red")
-    assert "class 'green' has no usable images and was left out" in report.warnings
-    assert skipped(report)["green/notes.txt"] == "not an image"
-
-
-def test_junk_rules_and_wrapper_stripping() -> None:
-    assert junk_reason(".git/config") == "junk file (hidden file)"
-    assert junk_reason("cats/.hidden.png") == "junk file (hidden file)"
-    assert junk_reason("cats/desktop.ini") == "junk file (Windows metadata)"
-    assert junk_reason("cats/a.png") is None
-    assert strip_wrapper(["a/b/cat/x.png", "a/b/dog/y.png"]) == (["cat/x.png", "dog/y.png"], "a/b")
-    assert strip_wrapper(["cat/x.png", "dog/y.png"]) == (["cat/x.png", "dog/y.png"], "")
-    assert strip_wrapper(["w/cat/x.png", "w/readme.txt"]) == (["cat/x.png", "readme.txt"], "w")

@@ -7,21 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.data.builders import BLUE, GREEN, RED, image_bytes, shades, write
+from tests.data.builders import BLUE, GREEN, image_bytes, shades, skipped, write
 from tlcore.data import import_csv, import_files, import_path, read_label_csv
 from tlcore.errors import DatasetError
 from tlcore.workspace import Workspace
-
-
-def skipped(report) -> dict[str, str]:
-    return {s.name: s.reason for s in report.skipped}
-
-
-@pytest.fixture
-def uploads(tmp_path: Path) -> list[tuple[str, Path]]:
-    """Six images spooled to disk under meaningless names, as an upload would leave them."""
-    colours = shades(RED, 3) + shades(BLUE, 3)
-    return [(f"img{i}.png", write(tmp_path / "spool" / f"u{i}", image_bytes(c))) for i, c in enumerate(colours)]
 
 
 def test_bom_semicolon_and_header_names(ws: Workspace, uploads) -> None:
@@ -97,13 +86,6 @@ def test_csv_with_conflicts_still_needs_two_classes(ws: Workspace, uploads) -> N
     text = "file,label\nimg0.png,a\nimg1.png,a\nimg1.png,b\n"
     with pytest.raises(DatasetError, match=r"only one class \('a'\)"):
         import_files(ws, uploads, csv=("labels.csv", text.encode()))
-
-
-def test_csv_found_among_the_uploaded_files(ws: Workspace, uploads, tmp_path: Path) -> None:
-    csv_file = write(tmp_path / "spool" / "c", b"file,label\nimg0.png,x\nimg1.png,x\nimg3.png,y\nimg4.png,y\n")
-    dataset, report = import_files(ws, uploads + [("my labels.csv", csv_file)])
-    assert dataset.class_counts() == {"x": 2, "y": 2} and dataset.name == "my labels"
-    assert skipped(report)["img2.png"] == "not listed in my labels.csv"
 
 
 def test_csv_paths_match_uploaded_basenames(ws: Workspace, uploads) -> None:

@@ -1,0 +1,223 @@
+"""What every import source shares: collecting checked images, then writing the manifest and the report.
+
+Each source (:mod:`tlcore.data.importing.folder`, ``archive``, ``csv``, ``files``, and :mod:`tlcore.data.demo`)
+feeds an :class:`ImportBuilder`: each file is decoded and checked once (:mod:`tlcore.data.images`), stored under
+its content hash, and either becomes a record or a :class:`Skipped` entry with its reason. File names are metadata
+only; they are never used as storage paths. Class names are NFC-normalised (so "café" typed two ways is one
+class); names that differ only in upper/lower case are refused, because we will not guess which spelling is meant.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Sequence, Union
+
+from tlcore.data.dataset import (
+    Dataset,
+    ImageRecord,
+    ImportReport,
+    Skipped,
+    has_dataset,
+    load_dataset,
+    new_dataset,
+    save_dataset,
+    save_report,
+    store_image,
+)
+from tlcore.data.images import CheckedImage, ImageRejected, check_image
+from tlcore.data.limits import ImportLimits
+from tlcore.data.split import imbalance_warning
+from tlcore.errors import DatasetError
+from tlcore.events import CancelToken, EventCallback, ProgressTimer, ignore_event
+from tlcore.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+FileSource = Union[str, Path, bytes]  # a file on disk, or its bytes
+_MAX_EXAMPLES = 5
+
+
+def class_name(raw: str) -> str:
+    """A class name as a person sees it: NFC-normalised, surrounding white space removed, otherwise as written."""
+    return unicodedata.normalize("NFC", raw).strip()
+
+
+@dataclass
+class _Item:
+    cls: str
+    source_name: str
+    hash: str
+    width: int
+    height: int
+
+
+@dataclass
+class ImportBuilder:
+    """Collects the images and skips of one import, then writes manifest and report (:meth:`finish`)."""
+
+    ws: Workspace
+    source: str  # what is imported, for messages
+    limits: ImportLimits
+    on_event: EventCallback = ignore_event
+    cancel: CancelToken | None = None
+    items: list[_Item] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    class_folders: set[str] = field(default_factory=set)
+    junk: int = 0
+    downscaled: int = 0
+    _timer: ProgressTimer | None = None
+    _done: int = 0
+
+    def start(self, total: int) -> None:
+        """Begin progress reporting for ``total`` files."""
+        self._timer = ProgressTimer("import", total, self.on_event)
+
+    def step(self) -> None:
+        """One more file handled: honour a cancel request, then report progress."""
+        if self.cancel is not None:
+            self.cancel.raise_if_cancelled()
+        self._done += 1
+        if self._timer is not None:
+            self._timer.update(self._done)
+
+    def skip(self, name: str, reason: str) -> None:
+        """Leave ``name`` out of the dataset, with the reason the report shows."""
+        self.skipped.append(Skipped(name, reason))
+
+    def skip_junk(self, name: str, reason: str) -> None:
+        """Like :meth:`skip`, for junk no one meant to import (counted apart in the report)."""
+        self.junk += 1
+        self.skipped.append(Skipped(name, reason))
+
+    def add_file(self, cls: str, source_name: str, fp: BinaryIO) -> None:
+        """Decode, check and store one image file; a rejected file becomes a :class:`Skipped` entry."""
+        try:
+            checked = check_image(fp, self.limits)
+        except ImageRejected as e:
+            self.skip(source_name, e.reason)
+            return
+        self.add_checked(cls, source_name, checked)
+
+    def add_checked(self, cls: str, source_name: str, checked: CheckedImage) -> None:
+        """Store an already-checked image and record it under ``cls``."""
+        name = class_name(cls)
+        if not name:
+            self.skip(source_name, "empty class name")
+            return
+        store_image(self.ws, checked)
+        self.downscaled += checked.downscaled
+        self.items.append(_Item(name, source_name, checked.hash, checked.width, checked.height))
+
+    def finish(self, name: str) -> tuple[Dataset, ImportReport]:
+        """Check the classes, write images' manifest and report, and return both."""
+        present = {it.cls for it in self.items}
+        folders = {class_name(c) for c in self.class_folders} - {""}
+        _refuse_case_collisions(present | folders, self.source)
+        if not self.items:
+            raise DatasetError(f"{self.source}: no usable images found{_skip_summary(self.skipped)}")
+        classes = tuple(sorted(present))
+        if len(classes) < 2:
+            raise DatasetError(
+                f"{self.source}: only one class ({classes[0]!r}) has usable images; at least 2 classes are needed "
+                f"(one folder per class, or a label per file in the CSV){_skip_summary(self.skipped)}"
+            )
+        for empty in sorted(folders - present):
+            self.warnings.append(f"class {empty!r} has no usable images and was left out")
+        index = {c: i for i, c in enumerate(classes)}
+        records = tuple(
+            sorted(
+                (ImageRecord(it.hash, index[it.cls], it.source_name, it.width, it.height) for it in self.items),
+                key=lambda r: (r.label, r.source_name, r.hash),
+            )
+        )
+        dataset = new_dataset(name, classes, records)
+        self.warnings.extend(_duplicate_warnings(self.items))
+        if self.downscaled:
+            self.warnings.append(
+                f"{self.downscaled} large image(s) were downscaled so the longer side is {self.limits.max_side} px"
+            )
+        imbalance = imbalance_warning(dataset)
+        if imbalance:
+            self.warnings.append(imbalance)
+        dataset = _keep_existing(self.ws, dataset)
+        report = ImportReport(
+            dataset_id=dataset.id,
+            imported=len(records),
+            skipped=tuple(self.skipped),
+            warnings=tuple(self.warnings),
+            class_counts=dataset.class_counts(),
+            junk=self.junk,
+            source=self.source,
+        )
+        save_report(self.ws, report)
+        log.info("imported %s as %s: %d images, %d skipped", self.source, dataset.id, len(records), len(self.skipped))
+        return dataset, report
+
+
+def _keep_existing(ws: Workspace, dataset: Dataset) -> Dataset:
+    """The same data imported before keeps its manifest (name, created time); otherwise write this one."""
+    if has_dataset(ws, dataset.id):
+        try:
+            return load_dataset(ws, dataset.id)
+        except DatasetError as e:
+            log.warning("rewriting unreadable manifest of dataset %s: %s", dataset.id, e)
+    save_dataset(ws, dataset)
+    return dataset
+
+
+def _refuse_case_collisions(names: set[str], source: str) -> None:
+    by_fold: dict[str, list[str]] = defaultdict(list)
+    for n in sorted(names):
+        by_fold[n.casefold()].append(n)
+    clashes = [v for v in by_fold.values() if len(v) > 1]
+    if clashes:
+        spelled = "; ".join(" and ".join(repr(s) for s in v) for v in clashes)
+        raise DatasetError(
+            f"{source}: class names {spelled} differ only in upper/lower case. A person would read them as the "
+            "same class, but we will not guess which spelling you mean: rename the folders (or fix the labels) "
+            "so each class has one spelling."
+        )
+
+
+def _duplicate_warnings(items: list[_Item]) -> list[str]:
+    by_hash: dict[str, list[_Item]] = defaultdict(list)
+    for it in items:
+        by_hash[it.hash].append(it)
+    repeated = [v for v in by_hash.values() if len(v) > 1]
+    if not repeated:
+        return []
+    out = []
+    same = [v for v in repeated if len({it.cls for it in v}) == 1]
+    mixed = [v for v in repeated if len({it.cls for it in v}) > 1]
+    if same:
+        copies = sum(len(v) - 1 for v in same)
+        examples = ", ".join(" = ".join(repr(it.source_name) for it in v[:2]) for v in same[:_MAX_EXAMPLES])
+        out.append(
+            f"{copies} duplicate image(s) with identical content in the same class (e.g. {examples}); "
+            "copies always stay in the same part of a split"
+        )
+    for v in mixed[:_MAX_EXAMPLES]:
+        labels = " and ".join(f"{it.cls!r} ({it.source_name!r})" for it in v)
+        out.append(f"the same image is labelled {labels}; check which label is right")
+    if len(mixed) > _MAX_EXAMPLES:
+        out.append(f"... and {len(mixed) - _MAX_EXAMPLES} more images labelled with more than one class")
+    return out
+
+
+def _skip_summary(skipped: Sequence[Skipped]) -> str:
+    if not skipped:
+        return ""
+    reasons = Counter(s.reason.split(" (")[0] for s in skipped)
+    top = ", ".join(f"{n} {r}" for r, n in reasons.most_common(4))
+    return f" ({len(skipped)} file(s) skipped: {top})"
+
+
+def file_stem(file_name: str) -> str:
+    """The default dataset name for an imported file: its name without folders and extension."""
+    base = file_name.replace("\\", "/").rsplit("/", 1)[-1]
+    return base.rsplit(".", 1)[0] if "." in base[1:] else base or "dataset"
