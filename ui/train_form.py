@@ -1,12 +1,11 @@
 """The Train page's settings: backbone, strategy and its settings, training options -> a ``TrainConfig``.
 
-The last settings are kept under :data:`TRAIN_CONFIG`, so they survive a page switch. Tiny test backbones
-(``timm/test_*``, random weights) are offered only when ``TLCORE_TEST_BACKBONES=1``.
+The last settings are kept under :data:`TRAIN_CONFIG`, so they survive a page switch. The backbones on offer are
+the catalogue's, with any rows a plugin registered (the test suite's tiny random-weight models).
 """
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 import streamlit as st
@@ -14,13 +13,11 @@ import streamlit as st
 from ui import forms
 
 if TYPE_CHECKING:
-    from tlcore.models.backbones import BackboneSpec
-    from tlcore.train.loop import TrainConfig
+    from tlcore.models.registry import BackboneSpec
+    from tlcore.train.config import TrainConfig
     from tlcore.train.strategies import StrategyConfig
 
 TRAIN_CONFIG = "tl_train_config"
-TEST_BACKBONES_ENV = "TLCORE_TEST_BACKBONES"
-TEST_ARCHS = ("test_efficientnet", "test_resnet", "test_vit")
 
 STRATEGY_HELP = {
     "feature-extraction": "Freeze the whole backbone, train only a new head. Fast (features are computed once), "
@@ -37,25 +34,10 @@ LR_RATIOS = (0.01, 0.03, 0.1, 0.3, 1.0)
 
 @st.cache_resource(show_spinner=False, ttl=600)
 def backbone_specs() -> list["BackboneSpec"]:
-    """The backbone catalogue (plus the tiny test models when ``TLCORE_TEST_BACKBONES=1``)."""
-    from tlcore.models.backbones import list_backbones
+    """The backbone catalogue, with the rows plugins registered (:func:`tlcore.models.registry.list_backbones`)."""
+    from tlcore.models.registry import list_backbones
 
-    specs = list_backbones()
-    if os.environ.get(TEST_BACKBONES_ENV) == "1":
-        specs += [_test_spec(arch) for arch in TEST_ARCHS]
-    return specs
-
-
-def _test_spec(arch: str) -> "BackboneSpec":
-    import timm
-
-    from tlcore.models.backbones import BackboneSpec
-
-    model = timm.create_model(arch, pretrained=False, num_classes=0)
-    size = int(model.pretrained_cfg.get("input_size", (3, 224, 224))[-1])
-    # offline: with TLCORE_TEST_BACKBONES=1 the engine trains these with random weights, nothing to download
-    return BackboneSpec(f"timm/{arch}", f"{arch} (tiny, random weights: tests only)", "timm", True, size,
-                        sum(p.numel() for p in model.parameters()))
+    return list_backbones()
 
 
 def describe(spec: "BackboneSpec") -> str:
@@ -65,7 +47,7 @@ def describe(spec: "BackboneSpec") -> str:
 
 
 def _last() -> "TrainConfig":
-    from tlcore.train.loop import TrainConfig
+    from tlcore.train.config import TrainConfig
 
     return st.session_state.get(TRAIN_CONFIG) or TrainConfig()
 
@@ -119,7 +101,7 @@ def _nearest(value: float, choices: tuple[float, ...]) -> float:
 
 def training_settings(spec: "BackboneSpec", strategy: "StrategyConfig") -> "TrainConfig":
     """Epochs, batch size, early stopping, augmentations and the advanced options; saves the result."""
-    from tlcore.train.loop import MONITORS, TrainConfig
+    from tlcore.train.config import MONITORS, TrainConfig
 
     last = _last()
     c1, c2, c3, c4 = st.columns(4)

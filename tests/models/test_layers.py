@@ -53,7 +53,7 @@ def test_replacing_the_pools_of_a_model_changes_neither_its_weights_nor_its_outp
 
 
 def test_created_backbones_use_the_layout_preserving_pool(tiny_effnet) -> None:
-    from tlcore.models.backbones import create_backbone
+    from tlcore.models.factory import create_backbone
 
     for backbone in (create_backbone("timm/test_efficientnet", pretrained=False), tiny_effnet):
         modules = list(backbone.model.modules())

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from tlcore.models.backbones import Backbone
+from tlcore.models.factory import Backbone
 from tlcore.models.transfer import Dropout, TransferModel, make_head
 
 

@@ -8,7 +8,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from tlcore.models.backbones import Backbone, BlockGroup
+from tlcore.models.factory import Backbone
+from tlcore.models.groups import BlockGroup
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,8 @@
 Nothing here ever unpickles arbitrary objects: our files are safetensors (tensors + a JSON string), and users'
 ``.pt/.pth/.bin`` files are read with ``torch.load(weights_only=True)``. A file that needs more than that is
 refused with :class:`~tlcore.errors.UnsafeModelFile`; we never retry with ``weights_only=False``. Architecture
-names found in metadata are checked against the backbones we know; they are never imported or evaluated.
+names found in metadata are checked against the backbones we know (:mod:`tlcore.models.registry`); they are never
+imported or evaluated.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch
 
 from tlcore.atomic import atomic_write_bytes
 from tlcore.errors import UnsafeModelFile, WeightsUnavailable
+from tlcore.models.registry import is_known_backbone
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +37,6 @@ def validate_architecture(name: Any) -> str:
     Raises:
         UnsafeModelFile: anything else; the name is only compared with known names, never imported.
     """
-    from tlcore.models.backbones import is_known_backbone  # backbones imports this module to read weights files
-
     if not isinstance(name, str) or not is_known_backbone(name):
         raise UnsafeModelFile(
             f"Architecture {name!r} is not one we know; use efficientnet_lite0/1/2, 'timm/<model>' or "
