@@ -11,7 +11,7 @@ from tests.conftest import ImageCounter, fresh_backbone, tiny_config
 from tlcore.data.augment import AugmentConfig
 from tlcore.errors import Cancelled
 from tlcore.events import CancelToken, EpochEnd
-from tlcore.train.loop import config_from_dict, config_to_dict, train
+from tlcore.train.loop import train
 from tlcore.train.strategies import StrategyConfig
 
 
@@ -157,20 +157,6 @@ def test_class_weighted_loss_and_label_smoothing_run(ws, dataset):
                                             label_smoothing=0.1, schedule="onecycle"),
                    backbone=fresh_backbone())
     assert np.isfinite(result.history[-1]["train_loss"])
-
-
-def test_config_round_trips_through_a_dict():
-    cfg = tiny_config("gradual", augment=AugmentConfig(vflip=True, rotation=5))
-    assert config_from_dict(config_to_dict(cfg)) == cfg
-
-
-def test_bad_settings_are_named():
-    from tlcore.errors import TlcoreError
-
-    with pytest.raises(TlcoreError, match="epochs"):
-        tiny_config(epochs=0).check()
-    with pytest.raises(TlcoreError, match="unknown TrainConfig setting"):
-        config_from_dict({"epoch": 3})
 
 
 def test_test_split_can_be_scored_from_the_cache(ws, dataset):

@@ -5,13 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tlcore.models.backbones import Backbone
+from tlcore.models.factory import Backbone
 from tlcore.models.transfer import TransferModel
 from tlcore.train.strategies import (
+    CATALOGUE,
     STRATEGIES,
+    STRATEGY_LABELS,
     StrategyConfig,
     group_lrs,
     param_groups,
+    strategy_of,
     trainable_group_count,
     uses_pretrained,
 )
@@ -142,3 +145,10 @@ def test_param_groups_drive_an_optimizer(tiny_resnet: Backbone) -> None:
     torch.nn.functional.cross_entropy(model(torch.randn(4, 3, 64, 64)), torch.tensor([0, 1, 0, 1])).backward()
     opt.step()
     assert torch.equal(model.backbone.layer3[0].conv1.weight, frozen_before)
+
+
+def test_the_catalogue_declares_each_strategy_once() -> None:
+    assert tuple(CATALOGUE) == STRATEGIES and list(STRATEGY_LABELS) == list(STRATEGIES)
+    assert STRATEGY_LABELS == {"feature-extraction": "feature extraction", "fine-tune": "fine-tune last groups",
+                               "full": "full fine-tune", "gradual": "gradual unfreezing", "scratch": "from scratch"}
+    assert [strategy_of(StrategyConfig(name=n)).pretrained for n in STRATEGIES] == [True, True, True, True, False]

@@ -23,6 +23,7 @@ from tlcore.models.efficientnet_lite import LITE, OFFLINE_HINT, lite_weights_pat
 log = logging.getLogger(__name__)
 
 DEFAULT_BACKBONE = "efficientnet_lite0"
+HEADS = ("linear", "mlp")  # the kinds of new head (names only; tlcore.models.transfer.make_head builds them)
 
 TIMM_CATALOGUE = (
     ("resnet18", "ResNet-18"),

@@ -10,10 +10,11 @@ from torch import Tensor, nn
 
 from tlcore.models.factory import Backbone
 from tlcore.models.groups import BlockGroup
+from tlcore.models.registry import HEADS
 
 log = logging.getLogger(__name__)
 
-HEADS = ("linear", "mlp")
+
 
 
 class Dropout(nn.Dropout):

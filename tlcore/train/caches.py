@@ -27,16 +27,13 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from tlcore.atomic import atomic_write, atomic_write_json, read_json, remove_stale_temp_files
 from tlcore.errors import TlcoreError
 from tlcore.workspace import Workspace
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +141,8 @@ def cached_rows(ws: Workspace, key: CacheKey, hashes: Sequence[str],
             missing = list(dict.fromkeys(h for h in hashes if h not in index))
             if missing:
                 index, rows = _fill(ws, key, index, rows, missing, compute, memory_limit)
-    assert rows is not None
+    if rows is None:  # only when ``hashes`` is empty and nothing is cached yet: the rows' shape is unknown
+        raise TlcoreError(f"cache entry {ws.cache / key.digest()}: no images asked for and no rows cached yet")
     positions = np.fromiter((index[h] for h in hashes), dtype=np.int64, count=len(hashes))
     row_bytes = int(np.prod(rows.shape[1:], dtype=np.int64)) * rows.itemsize
     stats = CacheStats(rows=len(hashes), computed=len(missing), nbytes=len(np.unique(positions)) * row_bytes,
@@ -228,7 +226,8 @@ def _fill(ws: Workspace, key: CacheKey, index: dict[str, int], old: np.ndarray |
             raise TlcoreError(f"cache fill for {folder}: got {done} rows for {len(missing)} images")
         name = f"rows-{secrets.token_hex(6)}.npy"
         if tmp is not None:
-            assert isinstance(out, np.memmap)
+            if not isinstance(out, np.memmap):
+                raise RuntimeError(f"cache fill for {folder}: the rows being written to {tmp} are not memory-mapped")
             out.flush()
             del out
             os.replace(tmp, folder / name)
@@ -288,13 +287,4 @@ def clear_cache(ws: Workspace) -> int:
                 p.unlink()
             folder.rmdir()
     return freed
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Images in, batches out
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Running the frozen part
-
 

@@ -9,15 +9,20 @@ full                all                                           groups: head_l
 gradual             ``epoch // unfreeze_every`` (capped at all)   groups: head_lr * ratio (* decay going down)
 scratch             all, from a random init                       everything: head_lr (nothing is pretrained)
 =================== ============================================ ==========================================
+
+Each strategy is one row of :data:`CATALOGUE` (a :class:`Strategy`); :data:`STRATEGIES` and
+:data:`STRATEGY_LABELS` are read from it. Torch-free at import: :func:`param_groups` only walks a model it is given.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
-from tlcore.models.transfer import HEADS, TransferModel
+from tlcore.models.registry import HEADS
 
-STRATEGIES = ("feature-extraction", "fine-tune", "full", "gradual", "scratch")
+if TYPE_CHECKING:
+    from tlcore.models.transfer import TransferModel
 
 
 @dataclass(frozen=True)
@@ -35,7 +40,7 @@ class StrategyConfig:
     dropout: float = 0.2               # head dropout
 
     def __post_init__(self) -> None:
-        if self.name not in STRATEGIES:
+        if self.name not in CATALOGUE:
             raise ValueError(f"Strategy {self.name!r} is unknown; use one of {', '.join(STRATEGIES)}.")
         if self.fine_tune_groups < 0:
             raise ValueError(f"Setting 'fine_tune_groups' is {self.fine_tune_groups}; it must be 0 or more.")
@@ -55,20 +60,60 @@ class StrategyConfig:
             raise ValueError(f"Setting 'dropout' is {self.dropout}; it must be in [0, 1).")
 
 
+# How many block groups (counted from the top) train: (settings, groups in the backbone, 0-based epoch) -> count.
+Unfreezing = Callable[[StrategyConfig, int, int], int]
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """One transfer strategy: its name, a label for tables and charts, and its recipe."""
+
+    name: str
+    label: str  # short human name ("full fine-tune")
+    trainable_groups: Unfreezing  # which groups train at which epoch
+    pretrained: bool = True  # starts from pretrained weights (groups then learn at head_lr * backbone_lr_ratio)
+
+
+def _head_only(s: StrategyConfig, n_groups: int, epoch: int) -> int:
+    return 0
+
+
+def _last_groups(s: StrategyConfig, n_groups: int, epoch: int) -> int:
+    return min(s.fine_tune_groups, n_groups)
+
+
+def _all_groups(s: StrategyConfig, n_groups: int, epoch: int) -> int:
+    return n_groups
+
+
+def _one_more_every(s: StrategyConfig, n_groups: int, epoch: int) -> int:
+    return min(max(epoch, 0) // s.unfreeze_every, n_groups)
+
+
+CATALOGUE: dict[str, Strategy] = {s.name: s for s in (
+    Strategy("feature-extraction", "feature extraction", _head_only),
+    Strategy("fine-tune", "fine-tune last groups", _last_groups),
+    Strategy("full", "full fine-tune", _all_groups),
+    Strategy("gradual", "gradual unfreezing", _one_more_every),
+    Strategy("scratch", "from scratch", _all_groups, pretrained=False),
+)}
+STRATEGIES: tuple[str, ...] = tuple(CATALOGUE)  # the training strategies' names, in the order the UI lists them
+STRATEGY_LABELS: dict[str, str] = {s.name: s.label for s in CATALOGUE.values()}
+
+
+def strategy_of(config: StrategyConfig) -> Strategy:
+    """The catalogue row for ``config.name`` (checked when the config was made)."""
+    return CATALOGUE[config.name]
+
+
 def uses_pretrained(strategy: StrategyConfig) -> bool:
     """Whether the backbone starts from pretrained weights (False only for scratch)."""
-    return strategy.name != "scratch"
+    return strategy_of(strategy).pretrained
 
 
 def trainable_group_count(strategy: StrategyConfig, n_groups: int, epoch: int) -> int:
     """How many block groups (counted from the top) train in ``epoch`` (0-based)."""
-    if strategy.name == "feature-extraction":
-        return 0
-    if strategy.name == "fine-tune":
-        return min(strategy.fine_tune_groups, n_groups)
-    if strategy.name == "gradual":
-        return min(max(epoch, 0) // strategy.unfreeze_every, n_groups)
-    return n_groups  # full, scratch
+    return strategy_of(strategy).trainable_groups(strategy, n_groups, epoch)
 
 
 def group_lrs(strategy: StrategyConfig, n_trainable: int) -> list[float]:
@@ -79,7 +124,7 @@ def group_lrs(strategy: StrategyConfig, n_trainable: int) -> list[float]:
     return [top * strategy.lr_decay ** (n_trainable - 1 - i) for i in range(n_trainable)]
 
 
-def param_groups(model: TransferModel, strategy: StrategyConfig, n_trainable: int) -> list[dict]:
+def param_groups(model: "TransferModel", strategy: StrategyConfig, n_trainable: int) -> list[dict]:
     """Optimizer parameter groups: one per trainable block group (stem-most first), then ``head``.
 
     Each is ``{"params": [...], "lr": float, "name": str}``; frozen block groups are left out. Call
