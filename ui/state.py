@@ -13,6 +13,7 @@ import uuid
 
 import streamlit as st
 
+from tlcore.runs.records import repair_index
 from tlcore.workspace import Workspace, default_workspace
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,11 @@ _ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{4,64}$")
 
 @st.cache_resource(show_spinner=False)
 def _workspace_at(root: str) -> Workspace:
-    return default_workspace(root)
+    """The workspace at ``root``, opened once per server process: its run index is repaired here, at start-up,
+    since reads (the Runs table, the sidebar) never write."""
+    ws = default_workspace(root)
+    repair_index(ws)
+    return ws
 
 
 def workspace() -> Workspace:
@@ -138,7 +143,7 @@ def current_dataset():
 def current_run_record() -> dict | None:
     """The current run's JSON record (no model loaded), or None if there is none or it was deleted."""
     from tlcore.errors import TlcoreError
-    from tlcore.runs.store import get_run
+    from tlcore.runs.records import get_run
 
     run_id = current_run_id()
     if not run_id:

@@ -39,6 +39,7 @@ EXPLAINED = re.compile(r"(?P<name>.+) — predicted (?P<predicted>.+) \(\d+%\) "
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium"),
 ]
 
@@ -77,7 +78,8 @@ def _streamlit(tmp_path_factory):
     log = tmp_path_factory.mktemp("browser-log") / "streamlit.log"
     port = _free_port()
     env = os.environ | {"TLCORE_WORKSPACE": str(workspace), "HF_HUB_OFFLINE": "1"}
-    env.pop("TLCORE_TEST_BACKBONES", None)  # the real user's catalogue
+    env["TLCORE_PLUGINS"] = ",".join(  # without the tiny test backbones: the real user's catalogue
+        n for n in env.get("TLCORE_PLUGINS", "").split(",") if n.strip() and n.strip() != "tests.plugins.backbones")
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "ui.serve", "--server.headless", "true",  # as scripts/start.sh starts it
