@@ -18,7 +18,7 @@ from sklearn.datasets import load_sample_images
 
 from tlcore.data.augment import eval_transform
 from tlcore.explain import ExplainConfig, explain, faithfulness, sanity_check
-from tlcore.models.backbones import create_backbone
+from tlcore.models.factory import create_backbone
 from tlcore.models.transfer import TransferModel
 
 CASES = (

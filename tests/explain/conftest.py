@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tlcore.models.backbones import create_backbone
+from tlcore.models.factory import create_backbone
 from tlcore.models.transfer import TransferModel
 
 TINY_BACKBONES = ("timm/test_efficientnet", "timm/test_resnet", "timm/test_vit")
@@ -90,7 +90,8 @@ def saved_run(tmp_path_factory):
     from tlcore.data import import_folder
     from tlcore.data.augment import NO_AUGMENT
     from tlcore.runs.store import save_run
-    from tlcore.train.loop import TrainConfig, train
+    from tlcore.train.config import TrainConfig
+    from tlcore.train.loop import train
     from tlcore.train.strategies import StrategyConfig
     from tlcore.workspace import Workspace
 
@@ -104,3 +105,12 @@ def saved_run(tmp_path_factory):
     torch.manual_seed(0)
     result = train(ws, dataset, config, backbone=create_backbone("timm/test_efficientnet", pretrained=False))
     return ws, dataset, save_run(ws, result, dataset, label="explain tests")
+
+
+@pytest.fixture(scope="module")
+def run(saved_run):
+    """The saved run of ``saved_run``, loaded."""
+    from tlcore.runs.store import load_run
+
+    ws, _, run_id = saved_run
+    return load_run(ws, run_id)

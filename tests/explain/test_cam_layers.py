@@ -10,8 +10,7 @@ from torch import nn
 
 from tests.explain.conftest import CornerNet, tiny_transfer_model
 from tlcore.explain import ExplainConfig, MethodUnavailable, explain, find_cam_layer, hook_count
-from tlcore.explain.gradcam import token_grid
-from tlcore.explain.layers import CamLayer, cam_layer_by_name
+from tlcore.explain.cam_layers import cam_layer_by_name
 
 
 @pytest.mark.parametrize(
@@ -41,27 +40,6 @@ def test_global_average_pooled_vit_uses_the_last_block():
     model = timm.create_model("test_vit", pretrained=False, num_classes=3, global_pool="avg", fc_norm=False)
     cam = find_cam_layer(model, torch.randn(1, 3, 160, 160))
     assert cam.kind == "tokens" and cam.name in ("norm", "blocks.5")
-
-
-def test_token_grid_puts_each_patch_token_in_its_own_cell():
-    """Token k (after the prefix) must land at row k // w, column k % w of the grid Grad-CAM sees."""
-
-    class Tokens(nn.Module):
-        def forward(self, x):
-            n = x.shape[0]
-            index = torch.arange(2 + 3 * 4, dtype=torch.float32)  # 2 prefix tokens, a 3 x 4 patch grid
-            return index[None, :, None].expand(n, -1, 5) + 0 * x.sum()
-
-    module = Tokens()
-    layer = CamLayer("tokens", "tokens", (3, 4), 5, prefix_tokens=2)
-    seen = []
-    with token_grid(module, layer) as grid:
-        grid.register_forward_hook(lambda m, i, o: seen.append(o.detach()))
-        out = module(torch.zeros(1, 3, 8, 8))
-    assert seen[0].shape == (1, 5, 3, 4)
-    assert torch.equal(seen[0][0, 0], torch.arange(12, dtype=torch.float32).reshape(3, 4) + 2)
-    assert torch.equal(out, module(torch.zeros(1, 3, 8, 8)))  # the round trip leaves the tokens unchanged
-    assert hook_count(module) == 0
 
 
 def test_vit_gradcam_on_a_non_square_input_uses_the_patch_grid():

@@ -8,15 +8,7 @@ import torch
 from PIL import Image
 
 from tlcore.explain import ExplainError, hook_count
-from tlcore.explain.runs import explain_run, explain_test_images, pick_test_images, resolve_target
-from tlcore.explain.saved import load_explanation, save_explanation
-from tlcore.runs.store import load_run
-
-
-@pytest.fixture(scope="module")
-def run(saved_run):
-    ws, _, run_id = saved_run
-    return load_run(ws, run_id)
+from tlcore.explain.run_images import explain_run, explain_test_images, pick_test_images, resolve_target
 
 
 def test_filters_follow_the_recorded_test_predictions(saved_run, run):
@@ -89,18 +81,3 @@ def test_uploaded_images_are_preprocessed_like_the_run(saved_run, run, tmp_path)
         explain_run(ws, run, [path], "integrated-gradients", settings={"steps": 0})
 
 
-def test_saved_explanations_round_trip(saved_run, run, tmp_path):
-    ws, dataset, _ = saved_run
-    picks = pick_test_images(run, dataset, "all", limit=2)
-    result = explain_test_images(ws, run, picks, ["integrated-gradients"], sanity=True, check_faithfulness=True,
-                                 settings={"steps": 4})
-    back = load_explanation(save_explanation(tmp_path / "x", result))
-    assert back.run_id == result.run_id and back.classes == result.classes and back.methods == result.methods
-    assert back.sanity == result.sanity and back.faithfulness == result.faithfulness
-    for a, b in zip(result.images, back.images):
-        assert np.array_equal(a.image, b.image) and np.allclose(a.probs, b.probs)
-        assert (a.name, a.predicted, a.true_label, a.target) == (b.name, b.predicted, b.true_label, b.target)
-        assert np.array_equal(a.maps["integrated-gradients"].map, b.maps["integrated-gradients"].map)
-        assert a.maps["integrated-gradients"].delta == b.maps["integrated-gradients"].delta
-    with pytest.raises(ExplainError, match="no readable explanation"):
-        load_explanation(tmp_path / "nothing")

@@ -8,7 +8,7 @@ import pytest
 
 from tlcore.explain import SECTIONS, ExplainError
 from tlcore.explain.run_report import build_run_report, write_run_report
-from tlcore.runs.store import get_run
+from tlcore.runs.records import get_run
 
 
 def test_report_of_a_saved_run(saved_run, tmp_path):

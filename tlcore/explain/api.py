@@ -17,15 +17,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tlcore.events import CancelToken, EventCallback, ProgressTimer, ignore_event
+from tlcore.explain.cam_layers import find_cam_layer
 from tlcore.explain.config import Attribution, ExplainConfig
 from tlcore.explain.errors import ExplainError, MethodUnavailable
 from tlcore.explain.guard import borrowed
-from tlcore.explain.layers import find_cam_layer
-from tlcore.explain.methods import BATCHED, METHODS, PREPARE
+from tlcore.explain.methods import METHODS
 
 log = logging.getLogger(__name__)
-
-GRADIENT_METHODS = ("saliency", "integrated-gradients", "gradient-shap", "smoothgrad", "gradcam")
 
 
 def explain(
@@ -63,8 +61,9 @@ def explain(
     results: list[Attribution] = []
     with borrowed(model):
         _check_targets(model, x, targets)
-        run = PREPARE[config.method](model, x[:1], config)
-        chunk = config.internal_batch_size if config.method in BATCHED else 1
+        info = METHODS[config.method]
+        run = info.prepare(model, x[:1], config)
+        chunk = config.internal_batch_size if info.batched else 1
         for start in range(0, len(x), chunk):
             if cancel is not None:
                 cancel.raise_if_cancelled()
@@ -76,7 +75,7 @@ def explain(
             for i, target in enumerate(part_targets):
                 delta = None if deltas is None else float(deltas[i])
                 results.append(Attribution(maps[i].numpy().astype(np.float32), config.method, target, delta, seconds))
-            timer.update(len(results), message=METHODS[config.method].label)
+            timer.update(len(results), message=info.label)
     return results
 
 
@@ -105,8 +104,9 @@ def method_availability(model: nn.Module, example: Tensor) -> dict[str, Optional
     with borrowed(model):
         if not _gradient_reaches_input(model, x):
             why = "gradients do not flow from the model's output back to the image"
-            for name in GRADIENT_METHODS:
-                reasons[name] = why
+            for name, info in METHODS.items():
+                if info.gradients:
+                    reasons[name] = why
         else:
             try:
                 find_cam_layer(model, x)
@@ -120,7 +120,7 @@ def _attribute(run, model: nn.Module, method: str, x: Tensor, targets: list[int]
         with torch.enable_grad():
             return run(x.detach().clone().requires_grad_(True), targets, base)
     except RuntimeError as err:
-        if method in GRADIENT_METHODS and _gradients_blocked(model, x[:1]):
+        if METHODS[method].gradients and _gradients_blocked(model, x[:1]):
             raise MethodUnavailable(
                 f"{METHODS[method].label} needs gradients, but they do not flow from this model's output "
                 f"back to the image ({type(model).__name__})"

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 
 from tlcore.atomic import atomic_write, atomic_write_json, read_json
+from tlcore.explain.checks.faithfulness import Faithfulness
+from tlcore.explain.checks.sanity import SanityResult, SanityStep
 from tlcore.explain.config import Attribution
 from tlcore.explain.errors import ExplainError
-from tlcore.explain.faithfulness import Faithfulness
-from tlcore.explain.runs import ExplainedImage, RunExplanation
-from tlcore.explain.sanity import SanityResult, SanityStep
+from tlcore.explain.run_images import ExplainedImage, RunExplanation
 
 JSON_FILE = "explanation.json"
 ARRAYS_FILE = "arrays.npz"

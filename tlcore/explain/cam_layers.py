@@ -82,7 +82,9 @@ def find_cam_layer(model: nn.Module, example: Tensor) -> CamLayer:
         count = chosen.shape[1]
         n_prefix = _prefix_or_guess(root, x, count)
         grid = _token_grid(root, x, count, n_prefix)
-        assert grid is not None
+        if grid is None:
+            raise MethodUnavailable(f"Grad-CAM is not available for {kind}: the {count} tokens of "
+                                    f"{prefix + chosen.name} do not form a patch grid")
         return CamLayer(prefix + chosen.name, "tokens", grid, chosen.shape[2], n_prefix)
     if maps:
         last = maps[-1]

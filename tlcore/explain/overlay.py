@@ -1,12 +1,11 @@
 """Turning an attribution map into pictures: normalise, colour, blend on the image. Plain uint8 arrays out,
-so pages and the HTML report render them the same way.
+so pages and the HTML report render them the same way. Imports no torch until a map needs resizing (the CLI's
+argument parser reads :data:`SIGNS` from here).
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 SIGNS = ("positive", "absolute", "negative")
 
@@ -21,6 +20,9 @@ CMAPS: dict[str, tuple[tuple[float, float, float], ...]] = {
 
 def resize_map(amap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Bilinear resize of a 2-D map to ``size`` = (H, W)."""
+    import torch
+    import torch.nn.functional as F
+
     amap = np.asarray(amap, dtype=np.float32)
     if amap.shape == tuple(size):
         return amap

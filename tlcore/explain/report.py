@@ -11,7 +11,7 @@ import html
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
@@ -19,7 +19,9 @@ from PIL import Image
 from tlcore.atomic import atomic_write_text
 from tlcore.explain.methods import METHODS
 from tlcore.explain.overlay import colorbar
-from tlcore.explain.sanity import SanityResult
+
+if TYPE_CHECKING:
+    from tlcore.explain.checks.sanity import SanityResult
 
 # (element id, heading) of every section, in order; tests check that each is present.
 SECTIONS = (

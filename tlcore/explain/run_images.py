@@ -1,6 +1,6 @@
 """Explaining a saved run: pick test images, compute maps for several methods, check them.
 
-Works on a :class:`~tlcore.store.LoadedRun` (or a run id) and plain images. The run's model is copied
+Works on a :class:`~tlcore.runs.store.LoadedRun` (or a run id) and plain images. The run's model is copied
 before use, so a model shared by several app sessions is never touched. Images go through the run's own
 evaluation preprocessing; the picture returned with each map is exactly what the model saw, pixel for pixel.
 """
@@ -18,11 +18,11 @@ from torch import Tensor
 
 from tlcore.events import CancelToken, EventCallback, Message, ignore_event
 from tlcore.explain.api import explain
+from tlcore.explain.checks.faithfulness import Faithfulness, faithfulness
+from tlcore.explain.checks.sanity import SanityResult, sanity_check
 from tlcore.explain.config import Attribution, ExplainConfig
 from tlcore.explain.errors import ExplainError
-from tlcore.explain.faithfulness import Faithfulness, faithfulness
 from tlcore.explain.methods import METHODS
-from tlcore.explain.sanity import SanityResult, sanity_check
 from tlcore.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -204,7 +204,7 @@ def explain_run(
     """
     from tlcore.evaluate.predict import open_image
 
-    run = _load(ws, run)
+    run = as_loaded_run(ws, run)
     methods = (methods,) if isinstance(methods, str) else tuple(methods)
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
@@ -255,7 +255,8 @@ def explain_test_images(
                        names=[p.name for p in picks], **kwargs)
 
 
-def _load(ws: Workspace, run: Union["LoadedRun", str]) -> "LoadedRun":
+def as_loaded_run(ws: Workspace, run: Union["LoadedRun", str]) -> "LoadedRun":
+    """``run`` itself if it is loaded, else the run of that id loaded from ``ws``."""
     if isinstance(run, str):
         from tlcore.runs.store import load_run
 

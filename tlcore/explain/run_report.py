@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
 import numpy as np
 
 from tlcore.events import CancelToken, EventCallback, ignore_event
+from tlcore.explain.checks.sanity import sanity_check
 from tlcore.explain.config import ExplainConfig
 from tlcore.explain.errors import ExplainError
 from tlcore.explain.methods import METHODS
 from tlcore.explain.overlay import overlay
 from tlcore.explain.report import GalleryItem, ReportData, write_report
-from tlcore.explain.runs import RunExplanation, _load, explain_test_images, model_inputs, pick_test_images
-from tlcore.explain.sanity import sanity_check
+from tlcore.explain.run_images import RunExplanation, as_loaded_run, explain_test_images, model_inputs, pick_test_images
 from tlcore.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def build_run_report(
     """
     from tlcore.data import load_dataset
 
-    run = _load(ws, run)
+    run = as_loaded_run(ws, run)
     bad = [m for m in methods if m not in METHODS]
     if bad or not methods:
         raise ExplainError(f"report: unknown method {bad[0] if bad else '(none)'!r}; choose from {tuple(METHODS)}")

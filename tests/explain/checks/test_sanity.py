@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from tests.explain.conftest import blob_images, tiny_transfer_model
 from tlcore.explain import ExplainConfig, hook_count, rank_correlation, sanity_check
-from tlcore.explain.sanity import _cascade, layers_top_down
+from tlcore.explain.checks.sanity import _cascade, layers_top_down
 
 
 def sobel_edges(model: nn.Module, x: Tensor, targets) -> np.ndarray:

@@ -7,8 +7,11 @@ import pytest
 import torch
 
 from tlcore.explain import METHOD_NAMES, ExplainConfig, explain, find_cam_layer, hook_count
-from tlcore.models.backbones import create_backbone, list_backbones
+from tlcore.models.factory import create_backbone
+from tlcore.models.registry import list_backbones
 from tlcore.models.transfer import TransferModel
+
+pytestmark = pytest.mark.slow  # builds every backbone we offer
 
 CATALOGUE = [spec.name for spec in list_backbones()]
 FAST = dict(steps=4, samples=2, internal_batch_size=8)

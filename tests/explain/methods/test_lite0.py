@@ -10,7 +10,7 @@ from sklearn.datasets import load_sample_images
 
 from tlcore.data.augment import eval_transform
 from tlcore.explain import METHOD_NAMES, ExplainConfig, explain, find_cam_layer, hook_count, sanity_check
-from tlcore.models.backbones import create_backbone
+from tlcore.models.factory import create_backbone
 from tlcore.models.transfer import TransferModel
 
 pytestmark = pytest.mark.slow

@@ -3,7 +3,7 @@ weighted per channel by the spatially averaged gradient of the target logit, sum
 upsampled bilinearly to the image size (``LayerAttribution.interpolate``).
 
 The map is signed (no ReLU here); the overlay's "positive" sign gives classic Grad-CAM. For vision
-transformers the chosen token layer is reshaped to its patch grid on the fly (see :mod:`.layers`): a
+transformers the chosen token layer is reshaped to its patch grid on the fly (see :mod:`tlcore.explain.cam_layers`): a
 temporary forward hook routes the patch tokens through an identity module shaped ``(N, C, h, w)``
 that Captum hooks instead; the hook is removed after every call.
 """
@@ -18,9 +18,9 @@ import torch
 from captum.attr import LayerAttribution, LayerGradCam
 from torch import Tensor, nn
 
-from tlcore.explain.common import MethodFn
+from tlcore.explain.cam_layers import CamLayer, cam_layer_by_name, find_cam_layer
 from tlcore.explain.config import ExplainConfig
-from tlcore.explain.layers import CamLayer, cam_layer_by_name, find_cam_layer
+from tlcore.explain.methods.common import MethodFn
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from typing import Sequence
 from captum.attr import Occlusion
 from torch import Tensor, nn
 
-from tlcore.explain.common import MethodFn
 from tlcore.explain.config import ExplainConfig
+from tlcore.explain.methods.common import MethodFn
 
 
 def prepare(model: nn.Module, example: Tensor, config: ExplainConfig) -> MethodFn:

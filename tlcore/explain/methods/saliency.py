@@ -10,8 +10,8 @@ from typing import Sequence
 from captum.attr import Saliency
 from torch import Tensor, nn
 
-from tlcore.explain.common import MethodFn, channel_sum
 from tlcore.explain.config import ExplainConfig
+from tlcore.explain.methods.common import MethodFn, channel_sum
 
 
 def prepare(model: nn.Module, example: Tensor, config: ExplainConfig) -> MethodFn:

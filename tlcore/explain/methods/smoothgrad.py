@@ -12,8 +12,8 @@ from typing import Sequence
 from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
 from torch import Tensor, nn
 
-from tlcore.explain.common import MethodFn, channel_sum, noise_std, seeded
 from tlcore.explain.config import ExplainConfig
+from tlcore.explain.methods.common import MethodFn, channel_sum, noise_std, seeded
 
 
 def prepare(model: nn.Module, example: Tensor, config: ExplainConfig) -> MethodFn:
