@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
-from sklearn import metrics as skm
 
 
 def classification_metrics(y_true: np.ndarray, probs: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
@@ -19,6 +18,8 @@ def classification_metrics(y_true: np.ndarray, probs: np.ndarray, classes: Seque
     Returns:
         A JSON-ready dict; ``confusion`` is a C×C list of lists (rows = true class, columns = predicted).
     """
+    from sklearn import metrics as skm  # here, not at import: the names in this module load light
+
     y_true = np.asarray(y_true, dtype=np.int64)
     probs = np.asarray(probs, dtype=np.float64)
     labels = list(range(len(classes)))

@@ -171,7 +171,7 @@ def _fmt(s: Mapping[str, float], metric: str) -> str:
 
 def strategy_block(block: Mapping[str, Any], classes: Sequence[str], key: str) -> None:
     """One strategy on k folds: summary cards, per-fold table, spread, per class, confusions, training curves."""
-    from tlcore.evaluate.cv import fold_frame, per_class_frame, summary_frame
+    from tlcore.evaluate.tables import fold_frame, per_class_frame, summary_frame
 
     cols = st.columns(len(METRICS) + 1)
     for col, metric in zip(cols, METRICS):
@@ -203,7 +203,7 @@ def strategy_block(block: Mapping[str, Any], classes: Sequence[str], key: str) -
 
 def render_cv(record: Mapping[str, Any]) -> None:
     """A saved k-fold cross-validation."""
-    from tlcore.evaluate.cv import cv_csv
+    from tlcore.evaluate.tables import cv_csv
 
     block = record["result"]
     st.markdown(f"**{block['label']}** · {record['backbone']} · {record['k']} folds · seed {record['seed']}")
@@ -218,7 +218,7 @@ def _highlight_best(row: pd.Series) -> list[str]:
 
 def render_compare(record: Mapping[str, Any]) -> None:
     """A saved comparison: verdict, table with the best highlighted, per-fold chart, and each strategy in detail."""
-    from tlcore.evaluate.compare import comparison_csv, comparison_folds_csv
+    from tlcore.evaluate.tables import comparison_csv, comparison_folds_csv
 
     metric, verdict = record["metric"], record["verdict"]
     (st.success if verdict["clear"] else st.info)(verdict["text"])
@@ -246,7 +246,7 @@ def render_compare(record: Mapping[str, Any]) -> None:
 
 def render_curve(record: Mapping[str, Any]) -> None:
     """A saved data-efficiency curve: the chart and its table."""
-    from tlcore.evaluate.compare import curve_csv
+    from tlcore.evaluate.tables import curve_csv
 
     chart(curve_figure(record), f"curve-{record['id']}", "data_efficiency_curve")
     points = pd.DataFrame(record["points"])

@@ -1,41 +1,19 @@
-"""Strategy comparison, the verdict in plain words, the raw-pixel baseline and the data-efficiency curve."""
+"""Strategy comparison on shared folds, and the verdict in plain words."""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pytest
 
-from tests.synthetic import write_class_folder
-from tests.conftest import TINY, SeededFactory, tiny_config
-from tlcore.data import import_folder
+from tests.conftest import SeededFactory, tiny_config
 from tlcore.errors import TlcoreError
-from tlcore.evaluate.baseline import PIXEL_SIDE, pixel_matrix
-from tlcore.evaluate.compare import (
-    compare_strategies,
-    comparison_csv,
-    curve_csv,
-    curve_points,
-    data_efficiency_curve,
-    save_comparison,
-    save_curve,
-    verdict,
-)
-from tlcore.evaluate.cv import FoldResult, StrategyResult
-from tlcore.runs.store import get_run, list_runs
-from tlcore.workspace import Workspace
-
-
-@pytest.fixture
-def ws(tmp_path) -> Workspace:
-    return Workspace(tmp_path / "ws")
-
-
-@pytest.fixture
-def dataset(ws, tmp_path):
-    ds, _ = import_folder(ws, write_class_folder(tmp_path / "imgs", n_per_class=9, size=16))
-    return ds
+from tlcore.evaluate.baseline import PIXEL_SIDE
+from tlcore.evaluate.compare import compare_strategies, verdict
+from tlcore.evaluate.curve import data_efficiency_curve
+from tlcore.evaluate.records import save_evaluation
+from tlcore.evaluate.results import FoldResult, StrategyResult
+from tlcore.evaluate.tables import comparison_csv
+from tlcore.runs.records import get_run, list_runs
 
 
 def fake(strategy: str, accuracies: list[float]) -> StrategyResult:
@@ -77,14 +55,6 @@ def test_when_raw_pixels_win_the_verdict_says_transfer_does_not():
     assert lower.best == "pixels" and "lower log loss than feature extraction" in lower.text
 
 
-def test_pixel_matrix_has_one_row_of_32x32_rgb_values_per_image(ws, dataset):
-    x = pixel_matrix(ws, dataset)
-    assert x.shape == (27, 3 * PIXEL_SIDE * PIXEL_SIDE) and 0 <= x.min() and x.max() <= 1
-    red = dataset.classes.index("red")
-    mean_rgb = x[dataset.labels == red].reshape(-1, PIXEL_SIDE * PIXEL_SIDE, 3).mean(axis=(0, 1))
-    assert mean_rgb[0] > 0.6 and mean_rgb[2] < 0.3  # the synthetic red class is red
-
-
 def test_comparison_runs_every_strategy_on_the_same_folds(ws, dataset):
     factory = SeededFactory()
     result = compare_strategies(ws, dataset, tiny_config(epochs=2), ["feature-extraction", "scratch", "pixels"], k=3,
@@ -96,7 +66,7 @@ def test_comparison_runs_every_strategy_on_the_same_folds(ws, dataset):
     assert pixels.summary["accuracy"]["mean"] == 1.0  # colour classes: trivially separable from pixels
     assert pixels.trainable_params == 3 * (3 * PIXEL_SIDE * PIXEL_SIDE) + 3
     assert [len(f.history) for f in result.results[1].folds] == [1, 1, 1]  # the scratch override applied
-    run_id = save_comparison(ws, result)
+    run_id = save_evaluation(ws, result)
     record = get_run(ws, run_id)
     rows = record["rows"]
     assert [r["strategy"] for r in rows] == ["feature-extraction", "scratch", "pixels"]
@@ -118,60 +88,3 @@ def test_unknown_strategies_and_bad_overrides_are_refused_before_anything_runs(w
         compare_strategies(ws, dataset, tiny_config(), ["scratch"], k=3, overrides={"scratch": {"epoch": 2}})
     with pytest.raises(TlcoreError, match="fractions"):
         data_efficiency_curve(ws, dataset, tiny_config(), ["pixels"], fractions=[0.0, 0.5], k=3)
-
-
-def test_curve_has_a_row_per_strategy_fraction_and_fold_and_reuses_the_feature_cache(ws, dataset):
-    factory = SeededFactory()
-    result = data_efficiency_curve(ws, dataset, tiny_config(epochs=2), ["feature-extraction", "pixels"],
-                                   fractions=[1.0, 0.34], k=3, backbone_factory=factory)
-    assert len(result.rows) == 2 * 2 * 3
-    assert factory.images_seen == 27  # every fraction and fold reads the features cached on the first pass
-    points = curve_points(result.rows, "accuracy")
-    assert [(p["strategy"], p["fraction"]) for p in points] == [
-        ("feature-extraction", 0.34), ("feature-extraction", 1.0), ("pixels", 0.34), ("pixels", 1.0)]
-    # 18 training images per fold = 6 per class; 34% keeps round(6 * 0.34) = 2 per class
-    assert [p["images_per_class"] for p in points] == [2.0, 6.0, 2.0, 6.0]
-    assert all(p["n"] == 3 for p in points)
-    run_id = save_curve(ws, result)
-    record = get_run(ws, run_id)
-    assert [r.id for r in list_runs(ws, kind="curve")] == [run_id]
-    lines = curve_csv(record).splitlines()
-    assert lines[0].startswith("strategy,label,fraction,images_per_class,metric,mean,std") and len(lines) == 5
-
-
-def test_compare_job_and_cli_give_the_same_numbers(ws, dataset, monkeypatch, capsys):
-    from tlcore.cli.main import main
-    from tlcore.jobs.manager import JobManager
-    from tlcore.train.loop import config_to_dict
-
-    monkeypatch.setenv("TLCORE_TEST_BACKBONES", "1")
-    config = tiny_config(epochs=1)
-    with JobManager(ws) as jobs:
-        job_id = jobs.submit("compare", {"dataset_id": dataset.id, "config": config_to_dict(config), "folds": 3,
-                                         "strategies": ["feature-extraction", "pixels"]}, owner="me")
-        status = jobs.wait(job_id, timeout=180)
-    assert status.state == "done", status.error
-    job_record = get_run(ws, status.result["run_id"])
-    args = ["compare", "--workspace", str(ws.root), "--dataset", dataset.id, "--backbone", TINY, "--folds", "3",
-            "--strategies", "feature-extraction,pixels", "--epochs", "1", "--batch-size", "8", "--patience", "0",
-            "--no-augment", "--image-size", "32", "--val-fraction", "0.2", "--lr", "0.01", "--fine-tune-groups", "2",
-            "--unfreeze-every", "1", "--test-fraction", "0.2", "--json", "--quiet"]
-    assert main(args) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert out["kind"] == "compare" and [s["strategy"] for s in out["strategies"]] == ["feature-extraction", "pixels"]
-    assert len(out["strategies"][0]["fold_metrics"]) == 3 and out["verdict"]["text"]
-    for cli_block, job_block in zip(out["strategies"], job_record["strategies"]):
-        assert [r["accuracy"] for r in cli_block["fold_metrics"]] == pytest.approx(
-            [r["accuracy"] for r in job_block["fold_metrics"]])
-    assert job_record["folds"] == get_run(ws, out["run_id"])["folds"]
-
-
-def test_curve_cli_prints_points_and_rows(ws, dataset, monkeypatch, capsys):
-    from tlcore.cli.main import main
-
-    monkeypatch.setenv("TLCORE_TEST_BACKBONES", "1")
-    assert main(["curve", "--workspace", str(ws.root), "--dataset", dataset.id, "--strategies", "pixels",
-                 "--fractions", "0.5,1", "--folds", "3", "--json", "--quiet"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert out["kind"] == "curve" and len(out["points"]) == 2 and len(out["rows"]) == 6
-    assert out["points"][1]["mean"] == 1.0

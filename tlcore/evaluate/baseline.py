@@ -16,7 +16,10 @@ from typing import Sequence
 import numpy as np
 
 from tlcore.data import Dataset, load_image
-from tlcore.evaluate.cv import PIXELS, STRATEGY_LABELS, FoldResult, Steps, StrategyResult, subsample, training_part
+from tlcore.evaluate.choices import PIXELS, PIXELS_LABEL
+from tlcore.evaluate.cv import Steps
+from tlcore.evaluate.folds import subsample, training_part
+from tlcore.evaluate.results import FoldResult, StrategyResult
 from tlcore.events import CancelToken, EventCallback, Message, ProgressTimer, ignore_event
 from tlcore.metrics import classification_metrics
 from tlcore.workspace import Workspace
@@ -81,7 +84,7 @@ def pixel_baseline(ws: Workspace, dataset: Dataset, folds: Sequence[np.ndarray],
         dataset: the dataset the folds index.
         folds: held-out record indices per fold.
         seed: seeds the training-data subsample (and the solver).
-        fraction: share of each fold's training part to use (subsampled as in :func:`tlcore.cv.run_folds`).
+        fraction: share of each fold's training part to use (subsampled as in :func:`tlcore.evaluate.cv.run_folds`).
         on_event: progress events.
         cancel: checked between folds.
         steps: overall progress shared with the other strategies.
@@ -109,5 +112,5 @@ def pixel_baseline(ws: Workspace, dataset: Dataset, folds: Sequence[np.ndarray],
                                   cache_mode="pixels", timings={"train": seconds}))
         steps.finish(label)
         on_event(Message(f"{label}: held-out accuracy {metrics['accuracy']:.3f} on {len(held_out)} images"))
-    return StrategyResult(PIXELS, STRATEGY_LABELS[PIXELS], baseline_settings(), results,
+    return StrategyResult(PIXELS, PIXELS_LABEL, baseline_settings(), results,
                           time.perf_counter() - started)
