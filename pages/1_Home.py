@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from tlcore.runs.store import list_runs
+from tlcore.runs.records import list_runs
 from ui import datasets, state
 
 st.title("Transfer-learning workbench")

@@ -29,11 +29,11 @@ job = jobs.latest_job("train")
 busy = job is not None and job.active
 if st.button("Start training", type="primary", disabled=busy, key="train-start",
              help="Your training is still running — cancel it or wait." if busy else None):
-    from tlcore.train.loop import config_to_dict
+    from tlcore.jobs.kinds.train import TrainJob
 
     try:
         config.check()
-        jobs.submit("train", {"dataset_id": dataset.id, "config": config_to_dict(config)},
+        jobs.submit(TrainJob(dataset.id, config),
                     label=f"train {spec.name} ({strategy.name}) on {dataset.name}")
     except TlcoreError as e:
         st.error(f"Training was not started: {md_escape(str(e))}")
@@ -64,7 +64,7 @@ if job is not None:
             st.session_state[state.TRAIN_ADOPTED] = job.id
             state.set_current_run(run_id)
             st.rerun()  # redraw the sidebar with the new current run
-        from tlcore.runs.store import get_run
+        from tlcore.runs.records import get_run
 
         try:
             results.render_run(get_run(state.workspace(), run_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from tlcore.errors import TlcoreError
-from tlcore.runs.store import list_runs
+from tlcore.runs.records import list_runs
 from ui import models, predictions, state
 from ui.text import md_escape
 

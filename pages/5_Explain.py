@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from tlcore.errors import TlcoreError
-from tlcore.runs.store import list_runs
+from tlcore.runs.records import list_runs
 from ui import jobs, models, state
 from ui.text import md_escape
 
@@ -80,15 +80,16 @@ background = faith or any(METHODS[m].speed == "job" for m in methods)
 if st.button("Explain", type="primary", disabled=not methods or not (picks or files), key="explain-go"):
     try:
         if background:
-            params = {"run_id": run_id, "methods": methods, "target": target, "sanity": sanity, "faithfulness": faith}
-            if picks:
-                params["hashes"] = [p.hash for p in picks]
-            else:
+            from tlcore.jobs.kinds.explain import ExplainJob
+
+            images: dict = {"hashes": tuple(p.hash for p in picks)}
+            if not picks:
                 from ui.uploads import spool, upload_limits
 
                 _, pairs = spool(ws, files, upload_limits())
-                params.update(files=[str(p) for _, p in pairs], names=[n for n, _ in pairs])
-            st.session_state[JOB] = jobs.submit("explain", params, label=f"explain {run_id}")
+                images = {"files": tuple(str(p) for _, p in pairs), "names": tuple(n for n, _ in pairs)}
+            request = ExplainJob(run_id, tuple(methods), **images, target=target, sanity=sanity, faithfulness=faith)
+            st.session_state[JOB] = jobs.submit(request, label=f"explain {run_id}")
         else:
             progress = jobs.InlineProgress("Computing maps…")
             images = [load_image(ws, p.hash) for p in picks] or [f.getvalue() for f in files]
@@ -130,9 +131,11 @@ st.subheader("Review report")
 st.caption("One HTML file to share: dataset summary, metrics, confusion matrix, a gallery of correct and wrong "
            "predictions with their maps, and the sanity-check results.")
 if st.button("Build the report", key="explain-report-go"):
-    params = {"run_id": run_id, "methods": methods or ["gradcam"]}
+    from tlcore.jobs.kinds.explain import ReportJob
+
     try:
-        st.session_state[REPORT_JOB] = jobs.submit("explain-report", params, label=f"report {run_id}")
+        st.session_state[REPORT_JOB] = jobs.submit(ReportJob(run_id, tuple(methods or ["gradcam"])),
+                                                   label=f"report {run_id}")
     except TlcoreError as e:
         st.error(f"The report failed: {md_escape(str(e))}")
 if st.session_state.get(REPORT_JOB):

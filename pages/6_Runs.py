@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from tlcore.errors import TlcoreError
-from tlcore.runs.store import compare_runs, delete_run, list_runs, run_files
+from tlcore.runs.records import compare_runs, delete_run, list_runs, run_files
 from ui import charts, models, state
 from ui.text import md_escape
 

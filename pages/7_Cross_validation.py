@@ -23,9 +23,10 @@ if dataset is None:
 
 from tlcore.data.augment import NO_AUGMENT  # noqa: E402  (after the empty-state check: keeps that path light)
 from tlcore.data.split import distinct_counts  # noqa: E402
-from tlcore.evaluate.compare import CHOICES  # noqa: E402
-from tlcore.evaluate.cv import METRICS, STRATEGY_LABELS  # noqa: E402
-from tlcore.train.loop import TrainConfig, config_to_dict  # noqa: E402
+from tlcore.evaluate.choices import CHOICES, STRATEGY_LABELS  # noqa: E402
+from tlcore.evaluate.statistics import METRICS  # noqa: E402
+from tlcore.jobs.kinds.evaluate import CompareJob, CurveJob, CVJob  # noqa: E402
+from tlcore.train.config import TrainConfig  # noqa: E402
 from tlcore.train.strategies import STRATEGIES  # noqa: E402
 
 smallest = min(distinct_counts(dataset).values())
@@ -84,14 +85,15 @@ job = next(iter(j for j in jobs.my_jobs() if j.kind in KINDS), None)
 busy = job is not None and job.active
 if st.button(f"Start: {mode.lower()}", type="primary", disabled=busy or not chosen or not fractions, key="cv-start",
              help="Your job is still running — cancel it or wait." if busy else None):
-    params = {"dataset_id": dataset.id, "config": config_to_dict(config), "folds": int(k)}
-    if kind != "cv":
-        params.update(strategies=list(chosen), metric=metric, overrides=overrides)
-    if kind == "curve":
-        params["fractions"] = sorted(fractions)
+    if kind == "cv":
+        request = CVJob(dataset.id, config, folds=int(k))
+    else:
+        comparison = dict(folds=int(k), strategies=tuple(chosen), metric=metric, overrides=overrides)
+        request = CompareJob(dataset.id, config, **comparison) if kind == "compare" else CurveJob(
+            dataset.id, config, **comparison, fractions=tuple(sorted(fractions)))
     try:
         config.check()
-        jobs.submit(kind, params, label=f"{mode.lower()}: {', '.join(chosen)} on {dataset.name} ({int(k)} folds)")
+        jobs.submit(request, label=f"{mode.lower()}: {', '.join(chosen)} on {dataset.name} ({int(k)} folds)")
     except TlcoreError as e:
         st.error(f"Not started: {md_escape(str(e))}")
     else:
@@ -116,7 +118,7 @@ if job is not None:
     if not status.active and status.state != "done":
         jobs.outcome(status)
 
-from tlcore.runs.store import get_run, list_runs  # noqa: E402
+from tlcore.runs.records import get_run, list_runs  # noqa: E402
 
 ws = state.workspace()
 runs = sorted((r for kd in KINDS for r in list_runs(ws, dataset_id=dataset.id, kind=kd)), key=lambda r: -r.created)

@@ -22,8 +22,8 @@ import torch
 from tests.synthetic import write_class_folder
 from tlcore.data import import_folder
 from tlcore.data.augment import NO_AUGMENT
-from tlcore.models.backbones import Backbone, create_backbone
-from tlcore.train.loop import TrainConfig
+from tlcore.models.factory import Backbone, create_backbone
+from tlcore.train.config import TrainConfig
 from tlcore.train.strategies import StrategyConfig
 from tlcore.workspace import Workspace
 

@@ -9,7 +9,8 @@ from tlcore.data import import_demo
 from tlcore.data.augment import NO_AUGMENT, eval_transform
 from tlcore.models.inference import predict_stored
 from tlcore.runs.store import load_run, save_run
-from tlcore.train.loop import TrainConfig, train
+from tlcore.train.config import TrainConfig
+from tlcore.train.loop import train
 from tlcore.train.strategies import StrategyConfig
 from tlcore.workspace import Workspace
 

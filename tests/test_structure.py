@@ -177,3 +177,11 @@ def test_imported_modules_sees_imports_inside_functions_and_relative_ones(monkey
     monkeypatch.setattr(__import__(__name__, fromlist=["ROOT"]), "ROOT", tmp_path)
     modules = {module_name(p): p for p in pkg.rglob("*.py")}
     assert imported_modules("tlcore.sub.high", pkg / "sub" / "high.py", modules) == {"tlcore.low", "tlcore.sub.other"}
+
+
+def test_the_design_document_maps_every_module() -> None:
+    design = (ROOT / "docs" / "DESIGN.md").read_text()
+    missing = [f"{path.relative_to(ROOT).as_posix()}" for path in source_modules().values()
+               if f"`{path.relative_to(ROOT).as_posix()}`" not in design]
+    assert not missing, ("modules missing from the module map of docs/DESIGN.md (python scripts/module_map.py "
+                         "--write):\n" + "\n".join(missing))

@@ -1,6 +1,6 @@
 """Background jobs for the pages: one cached JobManager for all sessions, and live views that poll it.
 
-Jobs run in worker processes owned by :class:`tlcore.jobs.JobManager`; their state lives on disk, so a page
+Jobs run in worker processes owned by :class:`tlcore.jobs.manager.JobManager`; their state lives on disk, so a page
 switch, a browser refresh or a second tab never loses or duplicates one. A page shows a job by calling
 :func:`live` with a render function: while the job is queued or running, a fragment re-runs every
 ``POLL_SECONDS`` and redraws only itself; once the job has finished it re-runs the whole page once so the
@@ -21,6 +21,7 @@ from ui.text import md_escape
 
 if TYPE_CHECKING:
     from tlcore.jobs.manager import JobManager, JobStatus
+    from tlcore.jobs.params import JobParams
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +45,20 @@ def manager() -> "JobManager":
     return _manager_for(str(state.workspace().root))
 
 
-def submit(kind: str, params: dict, label: str = "") -> str:
-    """Submit a job owned by this browser session; return its id."""
-    return manager().submit(kind, params, owner=state.owner(), label=label)
+def submit(job: "JobParams | str", params: dict | None = None, label: str = "") -> str:
+    """Submit a job owned by this browser session; return its id.
+
+    Args:
+        job: the job's typed parameters (``TrainJob(dataset.id, config)``, see :mod:`tlcore.jobs.kinds`), or the
+            name of a kind that has no builder (a plugin's), with its ``params`` dict.
+        params: only with a kind's name.
+        label: what the job lists show.
+    """
+    if isinstance(job, str):
+        return manager().submit(job, params or {}, owner=state.owner(), label=label)
+    if params is not None:
+        raise TypeError("submit() takes params only with a kind's name; typed job parameters carry their own")
+    return manager().submit_job(job, owner=state.owner(), label=label)
 
 
 def my_jobs(kind: str | None = None) -> list["JobStatus"]:

@@ -25,7 +25,6 @@ def ws(tmp_path, monkeypatch) -> Workspace:
     """An empty workspace the app uses (through ``TLCORE_WORKSPACE``), with the tiny test backbones offered."""
     root = tmp_path / "ws"
     monkeypatch.setenv("TLCORE_WORKSPACE", str(root))
-    monkeypatch.setenv("TLCORE_TEST_BACKBONES", "1")
     workspace = Workspace(root)
     yield workspace
     from ui.jobs import _manager_for
@@ -107,7 +106,7 @@ def dataset(ws, tmp_path):
 
 def tiny_train_config(strategy: str = "feature-extraction", epochs: int = 2):
     from tlcore.data.augment import NO_AUGMENT
-    from tlcore.train.loop import TrainConfig
+    from tlcore.train.config import TrainConfig
     from tlcore.train.strategies import StrategyConfig
 
     return TrainConfig(backbone=TINY, strategy=StrategyConfig(name=strategy, head_lr=1e-2), epochs=epochs,
@@ -120,7 +119,7 @@ def run_id(ws, dataset) -> str:
     """A saved run of the tiny random-init backbone on the colour dataset (trained directly, not as a job)."""
     import torch
 
-    from tlcore.models.backbones import create_backbone
+    from tlcore.models.factory import create_backbone
     from tlcore.runs.store import save_run
     from tlcore.train.loop import train
 

@@ -59,7 +59,7 @@ def test_a_k_fold_job_shows_per_fold_results_equal_to_the_engine(ws, dataset):
     cards = {m.label: m.value for m in at.metric}
     assert cards["accuracy (mean ± 95% CI)"].startswith(f"{record['result']['summary']['accuracy']['mean'] * 100:.1f}%")
     assert at.selectbox(key=f"cv-{record['id']}-cm-pick").options[0] == "all folds (summed)"
-    from tlcore.train.loop import config_from_dict
+    from tlcore.train.config import config_from_dict
 
     direct = cross_validate(ws, dataset, config_from_dict(record["config"]), k=3)
     assert list(folds["accuracy"]) == pytest.approx([f.metrics["accuracy"] for f in direct.result.folds])

@@ -46,7 +46,7 @@ def test_backbones_show_size_input_and_offline_status(ws, dataset):
     assert any("M parameters · 224 px input · weights available offline" in c.value for c in at.caption)
     options = at.selectbox(key="train-backbone").options
     assert "ResNet-18 (timm) (download needed)" in options
-    assert "test_efficientnet (tiny, random weights: tests only)" in options  # TLCORE_TEST_BACKBONES=1
+    assert "test_efficientnet (tiny, random weights: tests only)" in options  # registered by tests.plugins.backbones
 
 
 def test_a_quick_training_job_ends_with_metrics_confusion_matrix_and_gallery(ws, dataset):
@@ -114,10 +114,18 @@ def test_a_live_job_shows_progress_and_can_be_cancelled(ws):
     assert any("cancelled" in w.value for w in at.warning)
 
 
-def test_tiny_test_backbones_are_hidden_from_normal_users(ws, dataset, monkeypatch):
-    monkeypatch.delenv("TLCORE_TEST_BACKBONES")
-    at = open_page(TRAIN, tl_dataset_id=dataset.id)
-    assert not any("tests only" in o for o in at.selectbox(key="train-backbone").options)
+def test_tiny_test_backbones_are_hidden_from_normal_users(ws, dataset):
+    from tlcore.models.registry import random_init_only, register_backbone, registered_backbones, unregister_backbone
+
+    rows = [(spec, random_init_only(spec.name)) for spec in registered_backbones()]  # without the test plugin's rows
+    for spec, _ in rows:
+        unregister_backbone(spec.name)
+    try:
+        at = open_page(TRAIN, tl_dataset_id=dataset.id)
+        assert not any("tests only" in o for o in at.selectbox(key="train-backbone").options)
+    finally:
+        for spec, random_init in rows:
+            register_backbone(spec, random_init=random_init)
 
 
 def start_long_job(ws, dataset):

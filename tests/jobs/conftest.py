@@ -1,4 +1,5 @@
-"""Helpers for tests that start, kill and watch processes: is a pid alive, wait for a condition, snapshot a folder."""
+"""Helpers for the job tests, which start, kill and watch processes: is a pid alive, wait for a condition, snapshot a
+folder. Test modules import them from here (``from tests.jobs.conftest import alive, until``)."""
 
 from __future__ import annotations
 

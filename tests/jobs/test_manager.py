@@ -1,4 +1,5 @@
-"""Tests for tlcore.jobs (the background job manager) and the selftest kind of tlcore.tasks."""
+"""Tests for tlcore.jobs.manager (the background job manager), driven by the test plugin's selftest kind
+(tests/plugins/jobs.py)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import alive, snapshot, until
-from tlcore.atomic import atomic_write_json, read_json
+from tests.jobs.conftest import alive, snapshot, until
+from tlcore.atomic import read_json
 from tlcore.errors import TlcoreError
-from tlcore.events import CancelToken, Message
-from tlcore.jobs.manager import JobManager, JobNotFound, JobStatus, _run_task
-from tlcore.jobs import kinds as tasks
+from tlcore.jobs.manager import JobManager, JobNotFound, JobStatus
 from tlcore.workspace import Workspace
 
-REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow  # every test here runs job workers (subprocesses)
+
+REPO = Path(__file__).resolve().parents[2]
 CHECKSUM_6 = 569481  # selftest checksum for steps=6: fold of (c * 31 + step) % 1_000_003 over steps 1..6
 
 
@@ -104,7 +105,7 @@ def test_internal_error_keeps_the_traceback_out_of_the_message(manager: JobManag
     assert status.state == "failed"
     assert status.error == "internal error: RuntimeError: selftest raised an unexpected error at step 2 as asked"
     assert "Traceback" not in status.error
-    assert status.traceback.startswith("Traceback") and "tlcore/tasks.py" in status.traceback
+    assert status.traceback.startswith("Traceback") and "tests/plugins/jobs.py" in status.traceback
 
 
 @pytest.mark.parametrize(
@@ -180,6 +181,8 @@ def test_jobs_queue_in_order_and_each_owner_sees_its_own(manager: JobManager) ->
 
 _SERVER = """
 import sys, time
+import tlcore.runtime
+tlcore.runtime.setup()  # as every entry point does: loads the test plugins, so "selftest" is a known kind
 from tlcore.jobs.manager import JobManager
 from tlcore.workspace import Workspace
 m = JobManager(Workspace(sys.argv[1]), poll_interval=0.05)
@@ -257,28 +260,6 @@ def test_two_managers_submitting_at_once_keep_their_results_apart(ws: Workspace)
             m.close()
 
 
-def test_worker_refuses_a_kind_that_is_not_in_the_registry(ws: Workspace) -> None:
-    job_dir = ws.jobs / "20250101-000000-000000-abcdef"
-    job_dir.mkdir()
-    atomic_write_json(job_dir / "job.json", {"id": job_dir.name, "kind": "os.system", "params": {}, "owner": "",
-                                             "label": "", "created": 0.0, "workspace": str(ws.root)})
-    atomic_write_json(job_dir / "status.json", {"state": "running", "created": 0.0})
-    env = os.environ | {"PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-m", "tlcore.jobs.manager", "run", str(job_dir)], env=env, capture_output=True)
-    assert done.returncode == 0, done.stderr
-    status = read_json(job_dir / "status.json")
-    assert status["state"] == "failed"
-    assert status["error"].startswith(f"unknown job kind 'os.system' in {job_dir / 'job.json'}; known kinds: ")
-    assert not (job_dir / "result.json").exists()
-
-
-def test_job_modules_import_neither_torch_nor_streamlit() -> None:
-    code = "import sys, tlcore.jobs.manager, tlcore.jobs.kinds; print(sorted(m for m in ('torch', 'streamlit') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], env=os.environ | {"PYTHONPATH": str(REPO)},
-                         capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
-
-
 def test_a_damaged_job_folder_is_named_and_left_out_of_the_list(manager: JobManager) -> None:
     good = manager.submit("selftest", {"steps": 1, "delay": 0.0})
     bad = manager.submit("selftest", {"steps": 1, "delay": 0.0})
@@ -291,34 +272,3 @@ def test_a_damaged_job_folder_is_named_and_left_out_of_the_list(manager: JobMana
         assert [s.id for s in fresh.list()] == [good]
     finally:
         fresh.close()
-
-
-def _job(ws: Workspace, kind: str) -> dict:
-    return {"id": "x", "kind": kind, "params": {}, "workspace": str(ws.root)}
-
-
-def test_task_that_finishes_despite_cancel_is_cancelled_with_its_result_kept(
-    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(tasks.TASKS, "deaf", lambda params, ws, on_event, cancel: {"saved": "run-1"})
-    cancel = CancelToken(flag_file=tmp_path / "cancel")
-    cancel.cancel()
-    outcome = _run_task(_job(ws, "deaf"), tmp_path, lambda event: None, cancel)
-    assert outcome == {"state": "cancelled",
-                       "error": "cancelled by the user after the task had finished; its result was kept"}
-    assert read_json(tmp_path / "result.json") == {"saved": "run-1"}
-
-
-def test_task_returning_a_non_dict_is_an_internal_error(
-    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    seen = []
-    def broken(params, ws, on_event, cancel):
-        on_event(Message("hello"))
-        return ["not", "a", "dict"]
-    monkeypatch.setitem(tasks.TASKS, "broken", broken)
-    outcome = _run_task(_job(ws, "broken"), tmp_path, seen.append, CancelToken())
-    assert outcome == {"state": "failed", "error": "internal error: TypeError: task 'broken' returned list, not a dict"}
-    assert seen == [Message("hello")]
-    assert "TypeError" in (tmp_path / "traceback.txt").read_text()
-    assert not (tmp_path / "result.json").exists()

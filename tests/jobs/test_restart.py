@@ -15,18 +15,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.processes import alive, snapshot, until
+from tests.jobs.conftest import alive, snapshot, until
 from tests.synthetic import write_class_folder
 from tests.conftest import tiny_config
 from tlcore.data import import_folder, load_dataset
 from tlcore.data.augment import eval_transform
 from tlcore.jobs.manager import INTERRUPTED_RUNNING, JobManager
 from tlcore.models.inference import predict_stored
-from tlcore.runs.store import list_runs, load_run
-from tlcore.train.loop import config_to_dict
+from tlcore.runs.records import list_runs
+from tlcore.runs.store import load_run
+from tlcore.train.config import config_to_dict
 from tlcore.workspace import Workspace
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 OWNER = "restart-owner"
 
 _SERVER = """
@@ -40,7 +41,7 @@ time.sleep(600)
 
 
 def _index_rows(ws: Workspace) -> list[tuple]:
-    """The run index as stored, read without :func:`list_runs` (which would reconcile it first)."""
+    """The run index as stored, read without :func:`list_runs` (which fills gaps from the run folders)."""
     with closing(sqlite3.connect(ws.index_db)) as con:
         return sorted(con.execute("SELECT * FROM runs").fetchall())
 
@@ -102,11 +103,11 @@ def _app_after_restart(ws: Workspace, dataset_id: str, monkeypatch: pytest.Monke
 
 @pytest.fixture
 def ws(tmp_path, monkeypatch) -> Workspace:
-    monkeypatch.setenv("TLCORE_TEST_BACKBONES", "1")
     monkeypatch.setenv("TLCORE_THREADS", "1")
     return Workspace(tmp_path / "ws")
 
 
+@pytest.mark.slow  # a server process and training job workers
 def test_server_killed_mid_training_restarts_clean_with_earlier_runs_intact(ws, tmp_path, monkeypatch):
     """End to end with real training jobs: a workspace holds a finished run saved through the train job (as the app
     does it); a "server" process owning a JobManager starts a second, long training and is SIGKILLed while epochs
@@ -179,9 +180,10 @@ def test_server_killed_mid_training_restarts_clean_with_earlier_runs_intact(ws, 
         st.cache_resource.clear()
 
 
+@pytest.mark.slow  # a subprocess
 def test_a_run_folder_left_by_a_dead_but_unreaped_writer_is_removed(ws):
     # a worker killed with its server is a zombie until someone reaps it; it can write nothing any more
-    from tlcore.runs.store import reconcile
+    from tlcore.runs.records import repair_index
 
     writer = subprocess.Popen([sys.executable, "-c", "pass"])
     try:
@@ -192,7 +194,7 @@ def test_a_run_folder_left_by_a_dead_but_unreaped_writer_is_removed(ws):
         (staging / "model.safetensors").write_bytes(b"half")
         live = ws.tmp / f"run-20250101-000000-fedcba.{os.getpid()}.tmp"  # this process is still writing it
         live.mkdir()
-        reconcile(ws)
+        repair_index(ws)
         assert list(ws.tmp.iterdir()) == [live]
     finally:
         writer.wait()

@@ -6,8 +6,8 @@ import pytest
 
 from tlcore.errors import TlcoreError
 from tlcore.events import CancelToken, ignore_event
-from tlcore.explain.saved import load_explanation
-from tlcore.jobs.explain_kinds import explain_task, report_task
+from tlcore.explain.archive import load_explanation
+from tlcore.jobs.kinds.explain import explain_task, report_task
 
 
 def test_explain_task_on_stored_images(saved_run):

@@ -1,4 +1,4 @@
-"""Real job kinds run in a worker process through the job manager."""
+"""The train job kind (tlcore.jobs.kinds.train) run in a worker process through the job manager."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from tests.synthetic import write_class_folder
 from tests.conftest import tiny_config
 from tlcore.data import import_folder
 from tlcore.jobs.manager import JobManager
-from tlcore.runs.store import get_run, list_runs
-from tlcore.train.loop import config_to_dict
+from tlcore.runs.records import get_run, list_runs
+from tlcore.train.config import config_to_dict
 from tlcore.workspace import Workspace
 
+pytestmark = pytest.mark.slow  # job workers are subprocesses
 
 @pytest.fixture
 def ws(tmp_path, monkeypatch) -> Workspace:
-    monkeypatch.setenv("TLCORE_TEST_BACKBONES", "1")
     return Workspace(tmp_path / "ws")
 
 
