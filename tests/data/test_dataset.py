@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.data.builders import GREEN, RED, class_folder, shades
+from tests.data.builders import BLUE, GREEN, RED, class_folder, shades
 from tlcore.data import (
     Dataset,
     ImageRecord,
@@ -59,7 +59,7 @@ def test_same_data_twice_gives_same_id_and_keeps_the_manifest(ws: Workspace, tmp
     (b / "red" / "0.png").rename(b / "red" / "renamed.png")  # names are not part of the id
     second, _ = import_folder(ws, b, name="second")
     assert second.id == first.id
-    assert second.name == "first" and second.created == first.created
+    assert second.name == "second" and second.created == first.created  # issue 20: the new name wins
     assert len(list_datasets(ws)) == 1
 
 
@@ -109,3 +109,26 @@ def test_dataset_properties() -> None:
     d = Dataset("0" * 16, "d", ("cat", "dog"), records)
     assert d.hashes == ["a" * 64, "b" * 64]
     assert d.class_counts() == {"cat": 1, "dog": 1}
+
+
+def test_damaged_stored_image_is_named_and_rewritten_by_the_next_import(ws: Workspace, tmp_path: Path) -> None:
+    folder = class_folder(tmp_path / "a", {"red": shades(RED, 3), "blue": shades(BLUE, 3)})
+    dataset, _ = import_folder(ws, folder)
+    emptied, swapped = dataset.records[0].hash, dataset.records[1].hash
+    ws.image_path(emptied).write_bytes(b"")
+    shutil.copyfile(ws.image_path(dataset.records[2].hash), ws.image_path(swapped))  # valid PNG, wrong content
+    with pytest.raises(DatasetError, match="cannot be read .*; import the dataset again"):
+        load_image(ws, emptied)
+    with pytest.raises(DatasetError) as err:
+        load_image(ws, swapped)
+    assert str(err.value) == (
+        f"stored image {ws.image_path(swapped)} is damaged: its content does not match its name (the content hash); "
+        "import the dataset again to repair it"
+    )
+    again, report = import_folder(ws, folder)
+    assert again.id == dataset.id
+    assert "2 stored image(s) in the workspace were damaged and have been written again" in report.warnings
+    for h in (emptied, swapped):
+        assert image_hash(load_image(ws, h)) == h
+    _, clean = import_folder(ws, folder)
+    assert not any("damaged" in w for w in clean.warnings)

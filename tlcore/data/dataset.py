@@ -13,8 +13,10 @@ import json
 import logging
 import os
 import re
+import struct
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -23,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from tlcore.atomic import atomic_write_json, read_json
-from tlcore.data.images import CheckedImage, to_rgb
+from tlcore.data.images import CheckedImage, image_hash, to_rgb
 from tlcore.errors import DatasetError
 from tlcore.workspace import Workspace
 
@@ -34,6 +36,7 @@ REPORT = "report.json"
 MANIFEST_FORMAT = 1
 _ID_RE = re.compile(r"^[0-9a-f]{16}$")
 _HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+_READ_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error, IndexError, TypeError)
 
 
 @dataclass(frozen=True)
@@ -220,15 +223,27 @@ def load_report(ws: Workspace, dataset_id: str) -> ImportReport:
         raise DatasetError(f"{path} cannot be read ({e})") from e
 
 
-def store_image(ws: Workspace, checked: CheckedImage) -> Path:
-    """Save the image as PNG under its hash, unless it is already there.
+def store_image(ws: Workspace, checked: CheckedImage, repaired: list[str] | None = None) -> Path:
+    """Save the image as PNG under its hash unless an intact copy is there; a damaged copy is written again.
 
-    A temp file in the same folder is renamed into place (no fsync: the name is the content, so a lost
-    write is redone by the next import and a half-written file never carries the final name).
+    An existing file is verified (a regular file, not empty, decoding to the content hash its name says). A temp
+    file in the same folder is renamed into place (no fsync: the name is the content, so a lost write is redone by
+    the next import and a half-written file never carries the final name).
+
+    Args:
+        repaired: when given, what was wrong with a damaged stored copy is appended to it once it was replaced.
     """
     path = ws.image_path(checked.hash)
-    if path.is_file():
-        return path
+    if path.exists() or path.is_symlink():
+        problem = stored_image_problem(path, checked.hash)
+        if problem is None:
+            return path
+        if path.is_dir() and not path.is_symlink():
+            raise DatasetError(f"{path} is a folder where the stored image {checked.hash} belongs; remove it and "
+                               "import again")
+        log.warning("rewriting damaged stored image %s: %s", path, problem)
+        if repaired is not None:
+            repaired.append(problem)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{checked.hash[:12]}.", suffix=".tmp", dir=path.parent)
     try:
@@ -241,19 +256,45 @@ def store_image(ws: Workspace, checked: CheckedImage) -> Path:
     return path
 
 
+def stored_image_problem(path: Path, hash: str) -> str | None:
+    """What is wrong with a stored image file (empty, unreadable, content not matching ``hash``), or None."""
+    try:
+        if path.is_symlink() or not path.is_file():
+            return "not a regular file"
+        if path.stat().st_size == 0:
+            return "empty file"
+        with Image.open(path) as img:
+            img.load()
+            rgb = to_rgb(img) if img.mode != "RGB" else img
+            actual = image_hash(rgb)
+    except _READ_ERRORS as e:
+        return f"cannot be decoded ({e})"
+    return None if actual == hash else "content does not match its hash"
+
+
 def load_image(ws: Workspace, hash: str) -> Image.Image:
-    """The stored RGB image with this content hash."""
+    """The stored RGB image with this content hash, verified against the hash.
+
+    Raises:
+        DatasetError: the hash is malformed, the file is missing, unreadable, or its content does not match.
+    """
     if not isinstance(hash, str) or not _HASH_RE.match(hash):
         raise DatasetError(f"{hash!r} is not an image hash (64 lowercase hex characters)")
     path = ws.image_path(hash)
     try:
         with Image.open(path) as img:
             img.load()
-            return to_rgb(img) if img.mode != "RGB" else img.copy()
+            image = to_rgb(img) if img.mode != "RGB" else img.copy()
     except FileNotFoundError:
         raise DatasetError(f"image {hash} is missing from the workspace ({path}); import the dataset again") from None
-    except OSError as e:
+    except _READ_ERRORS as e:
         raise DatasetError(f"stored image {path} cannot be read ({e}); import the dataset again") from e
+    if image_hash(image) != hash:
+        raise DatasetError(
+            f"stored image {path} is damaged: its content does not match its name (the content hash); "
+            "import the dataset again to repair it"
+        )
+    return image
 
 
 def new_dataset(name: str, classes: tuple[str, ...], records: tuple[ImageRecord, ...]) -> Dataset:
@@ -280,4 +321,5 @@ __all__ = [
     "save_dataset",
     "save_report",
     "store_image",
+    "stored_image_problem",
 ]

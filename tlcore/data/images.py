@@ -2,7 +2,8 @@
 
 Every image is decoded once, at import. The header is read first and the size checked against
 ``ImportLimits.max_pixels`` before a single pixel is decoded, so a small file that claims to be enormous
-(a decompression bomb) costs nothing. The stored form is 8-bit RGB with EXIF orientation applied, alpha
+(a decompression bomb) costs nothing; with a :class:`~tlcore.data.limits.PixelBudget` the pixels to decode are
+also taken from the whole import's ``ImportLimits.max_total_pixels`` first. The stored form is 8-bit RGB with EXIF orientation applied, alpha
 composited on white, 16-bit values scaled (not clipped), the first frame of an animation, and the longer
 side at most ``ImportLimits.max_side``. Its hash is ``sha256(f"{w}x{h}:".encode() + rgb_bytes)``.
 """
@@ -21,7 +22,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from tlcore.data.limits import ImportLimits
+from tlcore.data.limits import ImportLimits, PixelBudget
 from tlcore.errors import DatasetError
 
 log = logging.getLogger(__name__)
@@ -104,23 +105,27 @@ def _has_image_signature(head: bytes) -> bool:
     return head.startswith(_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
 
 
-def check_image(source: str | Path | BinaryIO, limits: ImportLimits = ImportLimits()) -> CheckedImage:
+def check_image(
+    source: str | Path | BinaryIO, limits: ImportLimits = ImportLimits(), budget: PixelBudget | None = None
+) -> CheckedImage:
     """Decode one image file and normalise it, or raise :class:`ImageRejected` saying why not.
 
     Args:
         source: a path or a binary file object positioned at the start of the file.
         limits: pixel, side and size limits.
+        budget: the decoded pixels the whole import may still spend; the image's pixels are taken from it
+            before decoding (:class:`~tlcore.data.limits.PixelBudgetExceeded` when they do not fit).
 
     Returns:
         The normalised RGB image with its content hash.
     """
     if isinstance(source, (str, Path)):
         with open(source, "rb") as f:
-            return _check_stream(f, limits)
-    return _check_stream(source, limits)
+            return _check_stream(f, limits, budget)
+    return _check_stream(source, limits, budget)
 
 
-def _check_stream(fp: BinaryIO, limits: ImportLimits) -> CheckedImage:
+def _check_stream(fp: BinaryIO, limits: ImportLimits, budget: PixelBudget | None = None) -> CheckedImage:
     head = fp.read(1024)
     fp.seek(0)
     if not head:
@@ -140,10 +145,10 @@ def _check_stream(fp: BinaryIO, limits: ImportLimits) -> CheckedImage:
         except _DECODE_ERRORS:
             raise ImageRejected("corrupt or truncated image") from None
         with opened:
-            return _normalise(opened, limits)
+            return _normalise(opened, limits, budget)
 
 
-def _normalise(img: Image.Image, limits: ImportLimits) -> CheckedImage:
+def _normalise(img: Image.Image, limits: ImportLimits, budget: PixelBudget | None = None) -> CheckedImage:
     fmt = _FORMAT_ALIASES.get(img.format or "", img.format or "unknown")
     if fmt not in ACCEPTED_FORMATS:
         raise ImageRejected(f"unsupported format ({fmt}); accepted: {', '.join(ACCEPTED_FORMATS)}")
@@ -156,6 +161,8 @@ def _normalise(img: Image.Image, limits: ImportLimits) -> CheckedImage:
         raise ImageRejected(f"too small ({w}x{h} px, minimum {limits.min_side})")
     if fmt == "JPEG" and max(w, h) > 2 * limits.max_side:
         img.draft(None, (limits.max_side, limits.max_side))  # let libjpeg decode at 1/2, 1/4 or 1/8 scale
+    if budget is not None:
+        budget.spend(*img.size)  # what will be decoded (after the JPEG draft)
     try:
         img.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:

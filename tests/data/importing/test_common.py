@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.data.builders import BLUE, GREEN, RED, class_folder, image_bytes, shades, write
-from tlcore.data import import_folder, load_image
+from tests.data.builders import BLUE, GREEN, RED, class_folder, image_bytes, shades, skipped, write
+from tlcore.data import ImportLimits, import_files, import_folder, load_dataset, load_image
 from tlcore.errors import Cancelled, DatasetError
 from tlcore.events import CancelToken, Progress
 from tlcore.workspace import Workspace
@@ -89,3 +89,53 @@ def test_progress_events_and_cancel(ws: Workspace, two_class_folder: Path) -> No
     token.cancel()
     with pytest.raises(Cancelled):
         import_folder(ws, two_class_folder, name="again", cancel=token)
+
+
+# --- issue 20: names that look alike must not become two classes silently ------------------------------------
+
+
+def test_invisible_and_control_characters_in_class_names(ws: Workspace, uploads) -> None:
+    labels = ["dog", "dog\u200b", "\u202egod", "dog\x00", "cat", "cat"]
+    text = "file,label\n" + "".join(f"img{i}.png,{lab}\n" for i, lab in enumerate(labels))
+    dataset, report = import_files(ws, uploads, csv=("labels.csv", text.encode()))
+    assert dataset.classes == ("cat", "dog", "god")
+    assert dataset.class_counts() == {"cat": 2, "dog": 2, "god": 1}
+    assert "class name 'dog\\u200b' contains invisible characters; imported as 'dog'" in report.warnings
+    assert "class name '\\u202egod' contains invisible characters; imported as 'god'" in report.warnings
+    assert skipped(report)["img3.png"] == (
+        "class name 'dog\\x00' contains a control character (U+0000); not imported"
+    )
+
+
+def test_control_characters_in_folder_names_are_refused(ws: Workspace, two_class_folder: Path) -> None:
+    write(two_class_folder / "red\x1b[2J" / "x.png", image_bytes((7, 7, 7)))
+    dataset, report = import_folder(ws, two_class_folder)
+    assert dataset.classes == ("blue", "red")
+    assert skipped(report)["red\x1b[2J/x.png"].startswith("class name 'red\\x1b[2J' contains a control character")
+    assert not any("no usable images" in w for w in report.warnings)
+
+
+def test_dataset_name_is_cleaned_and_the_change_reported(ws: Workspace, two_class_folder: Path) -> None:
+    dataset, report = import_folder(ws, two_class_folder, name="pets\x1b]0;owned\x07\u200b")
+    assert dataset.name == "pets]0;owned"
+    assert ("dataset name 'pets\\x1b]0;owned\\x07\\u200b' contains control or invisible characters; "
+            "it was saved as 'pets]0;owned'") in report.warnings
+
+
+def test_reimport_with_a_new_name_renames_the_dataset(ws: Workspace, two_class_folder: Path) -> None:
+    first, _ = import_folder(ws, two_class_folder, name="first")
+    second, report = import_folder(ws, two_class_folder, name="second")
+    assert second.id == first.id and second.created == first.created
+    assert second.name == "second" and load_dataset(ws, first.id).name == "second"
+    assert f"this data was imported before as 'first'; dataset {first.id} is now named 'second'" in report.warnings
+    _, again = import_folder(ws, two_class_folder, name="second")
+    assert not any("imported before" in w for w in again.warnings)
+
+
+def test_total_decoded_pixel_budget(ws: Workspace, two_class_folder: Path) -> None:
+    with pytest.raises(DatasetError) as err:
+        import_folder(ws, two_class_folder, limits=ImportLimits(max_total_pixels=16 * 16 * 5))
+    message = str(err.value)
+    assert message.startswith("colours: blue/5.png (16x16 px) would take the decoded pixels of this import past")
+    assert "(ImportLimits.max_total_pixels)" in message
+    import_folder(ws, two_class_folder, limits=ImportLimits(max_total_pixels=16 * 16 * 12))

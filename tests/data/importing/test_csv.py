@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.data.builders import BLUE, GREEN, image_bytes, shades, skipped, write
+from tests.data.builders import BLUE, GREEN, RED, image_bytes, shades, skipped, write
 from tlcore.data import import_csv, import_files, import_path, read_label_csv
 from tlcore.errors import DatasetError
 from tlcore.workspace import Workspace
@@ -135,3 +135,68 @@ def test_label_whose_images_all_fail_is_a_warning(ws: Workspace, uploads, tmp_pa
     assert dataset.classes == ("a", "b")
     assert skipped(report)["broken.gif"] == "corrupt or truncated image"
     assert "class 'c' has no usable images and was left out" in report.warnings
+
+
+# --- issue 20: hostile and careless CSVs ---------------------------------------------------------------------
+
+
+def test_field_over_the_csv_field_limit_is_a_clear_error() -> None:
+    text = "file,label\na.png,cat\nb.png," + "x" * (128 * 1024 + 10) + "\n"
+    with pytest.raises(DatasetError) as err:
+        read_label_csv(text.encode(), "labels.csv")
+    message = str(err.value)
+    assert message.startswith("labels.csv: line 3:") and "field" in message and "131,072 characters" in message
+
+
+def test_csv_never_matches_a_file_in_another_folder(ws: Workspace, tmp_path: Path) -> None:
+    root = tmp_path / "set"
+    for i, c in enumerate(shades(GREEN, 3)):
+        write(root / "cats" / f"{i}.png", image_bytes(c))
+    for i, c in enumerate(shades(BLUE, 3)):
+        write(root / "dogs" / f"d{i}.png", image_bytes(c))
+    for i, c in enumerate(shades(RED, 2)):
+        write(root / "a" / "same.png" if i == 0 else root / "b" / "same.png", image_bytes(c))
+    rows = ["cats/0.png,cat", "cats/1.png,cat", "cats/2.png,cat", "dogs/d0.png,dog", "dogs/d1.png,dog",
+            "dogs/d2.png,dog", "dogs/0.png,dog", "same.png,dog"]
+    write(root / "labels.csv", ("file,label\n" + "\n".join(rows) + "\n").encode())
+    dataset, report = import_path(ws, root / "labels.csv")
+    assert dataset.class_counts() == {"cat": 3, "dog": 3}  # the cat cats/0.png is never stored as a dog
+    reasons = skipped(report)
+    assert reasons["dogs/0.png"].startswith("listed in labels.csv but not found under")
+    assert "'cats/0.png' has the same name in another folder; not matched across folders" in reasons["dogs/0.png"]
+    assert reasons["same.png"] == "listed in labels.csv but ambiguous: 'a/same.png' and 'b/same.png' have that name"
+
+
+def test_numeric_spellings_of_one_label_are_warned(ws: Workspace, uploads) -> None:
+    rows = ["1", "01", "1.0", "1e0", "2", "2"]
+    text = "file,label\n" + "".join(f"img{i}.png,{lab}\n" for i, lab in enumerate(rows))
+    dataset, report = import_files(ws, uploads, csv=("labels.csv", text.encode()))
+    assert dataset.classes == ("01", "1", "1.0", "1e0", "2")  # kept as written ...
+    assert ("class names '01', '1', '1.0' and '1e0' are spellings of the same number but were imported as 4 classes; "
+            "fix the labels if they mean one class") in report.warnings  # ... but not silently
+
+
+def test_utf16_csv_with_bom_is_read(ws: Workspace, uploads) -> None:
+    text = "filename,label\n" + "".join(f"img{i}.png,{'chat' if i < 3 else 'thé'}\n" for i in range(6))
+    for encoding in ("utf-16", "utf-16-be", "utf-8-sig"):
+        data = text.encode(encoding)
+        if encoding == "utf-16-be":
+            data = b"\xfe\xff" + data
+        dataset, report = import_files(ws, uploads, csv=("labels.csv", data))
+        assert dataset.classes == ("chat", "thé"), encoding
+        assert not any("not UTF-8" in w for w in report.warnings), encoding
+
+
+def test_undecodable_csv_names_the_file_and_the_encoding() -> None:
+    text = "filename,label\na.png,cat\n"
+    with pytest.raises(DatasetError, match=r"labels.csv looks like UTF-16 without a byte-order mark"):
+        read_label_csv(text.encode("utf-16-le"), "labels.csv")
+    with pytest.raises(DatasetError, match=r"labels.csv starts with a UTF-16 byte-order mark but is not valid UTF-16"):
+        read_label_csv(b"\xff\xfe" + text.encode("utf-16-le") + b"\x00", "labels.csv")
+
+
+def test_quoted_delimiter_in_the_first_file_name_does_not_fool_the_sniffer() -> None:
+    table = read_label_csv(b'"a;b;c.png",cat\n"c;d.png",dog\nplain.png,dog\n', "labels.csv")
+    assert table.labels == {"a;b;c.png": "cat", "c;d.png": "dog", "plain.png": "dog"}
+    table = read_label_csv(b'"a,b.png";cat\nc.png;dog\n', "labels.csv")
+    assert table.labels == {"a,b.png": "cat", "c.png": "dog"}

@@ -7,9 +7,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from tests.data.builders import (
     RED,
+    WHITE,
     good_entries,
     image_bytes,
     make_zip,
@@ -147,3 +149,31 @@ def test_read_member_stops_at_the_budget(ws: Workspace) -> None:
         with read_member(zf, member, "a.zip", budget) as fp:
             assert fp.read() == b"x" * 5000
         assert budget.left == 5000
+
+
+def white_scan_bmp(size: tuple[int, int] = (1200, 900)) -> bytes:
+    """A mostly white scan saved as BMP (about 3.2 MB, compresses far past ImportLimits.max_ratio)."""
+    img = Image.new("RGB", size, WHITE)
+    for x in range(100, 1100, 7):
+        img.putpixel((x, 450), (0, 0, 0))
+    buf = io.BytesIO()
+    img.save(buf, "BMP")
+    return buf.getvalue()
+
+
+def test_mostly_white_bmp_scan_is_judged_by_its_pixels_not_its_ratio(ws: Workspace) -> None:
+    scan = white_scan_bmp()
+    data = make_zip(good_entries() + [("red/scan.bmp", scan)])
+    assert len(scan) > 3_000_000 and len(scan) / len(data) > ImportLimits().max_ratio
+    dataset, report = import_zip(ws, data, archive_name="scans.zip")
+    assert "red/scan.bmp" in {r.source_name for r in dataset.records} and not report.skipped
+
+
+def test_image_member_larger_than_its_pixels_explain_is_still_a_bomb(ws: Workspace) -> None:
+    padded = image_bytes(RED, fmt="BMP") + b"\x00" * (4 << 20)
+    with pytest.raises(DatasetError, match=r"bomb.zip: entry 'red/padded.bmp' is compressed .*ImportLimits.max_ratio"):
+        import_zip(ws, make_zip(good_entries() + [("red/padded.bmp", padded)]), archive_name="bomb.zip")
+    with pytest.raises(DatasetError, match=r"entry 'red/scan.bmp' is compressed .*ImportLimits.max_ratio"):
+        import_zip(ws, make_zip(good_entries() + [("red/scan.bmp", white_scan_bmp())]),
+                   limits=ImportLimits(max_pixels=1_000_000))
+    assert_nothing_extracted(ws)

@@ -13,10 +13,11 @@ from pathlib import Path
 
 from tlcore.data.dataset import Dataset, ImportReport
 from tlcore.data.importing.archive import import_zip
-from tlcore.data.importing.common import FileSource, ImportBuilder, class_name
+from tlcore.data.importing.common import FileSource, ImportBuilder
 from tlcore.data.importing.csv import CSV_SUFFIXES, LabelTable, import_csv, read_label_csv
 from tlcore.data.importing.files import import_files
 from tlcore.data.importing.folder import import_folder
+from tlcore.data.importing.names import class_name
 from tlcore.data.limits import ImportLimits
 from tlcore.errors import DatasetError
 from tlcore.events import CancelToken, EventCallback, ignore_event

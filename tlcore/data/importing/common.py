@@ -3,16 +3,17 @@
 Each source (:mod:`tlcore.data.importing.folder`, ``archive``, ``csv``, ``files``, and :mod:`tlcore.data.demo`)
 feeds an :class:`ImportBuilder`: each file is decoded and checked once (:mod:`tlcore.data.images`), stored under
 its content hash, and either becomes a record or a :class:`Skipped` entry with its reason. File names are metadata
-only; they are never used as storage paths. Class names are NFC-normalised (so "café" typed two ways is one
-class); names that differ only in upper/lower case are refused, because we will not guess which spelling is meant.
+only; they are never used as storage paths. Class names are cleaned by :mod:`tlcore.data.importing.names` (NFC,
+so "café" typed two ways is one class; invisible characters removed, control characters refused, with a warning or
+a skip reason); names that differ only in upper/lower case are refused, because we will not guess which spelling is
+meant. Re-importing the same data keeps its id and records but takes the new name (reported as a rename).
 """
 
 from __future__ import annotations
 
 import logging
-import unicodedata
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO, Sequence, Union
 
@@ -29,7 +30,14 @@ from tlcore.data.dataset import (
     store_image,
 )
 from tlcore.data.images import CheckedImage, ImageRejected, check_image
-from tlcore.data.limits import ImportLimits
+from tlcore.data.importing.names import (
+    NameRefused,
+    class_name,
+    dataset_name,
+    name_change_warning,
+    numeric_spelling_warnings,
+)
+from tlcore.data.limits import ImportLimits, PixelBudget, PixelBudgetExceeded, human_pixels
 from tlcore.data.split import imbalance_warning
 from tlcore.errors import DatasetError
 from tlcore.events import CancelToken, EventCallback, ProgressTimer, ignore_event
@@ -39,11 +47,6 @@ log = logging.getLogger(__name__)
 
 FileSource = Union[str, Path, bytes]  # a file on disk, or its bytes
 _MAX_EXAMPLES = 5
-
-
-def class_name(raw: str) -> str:
-    """A class name as a person sees it: NFC-normalised, surrounding white space removed, otherwise as written."""
-    return unicodedata.normalize("NFC", raw).strip()
 
 
 @dataclass
@@ -70,8 +73,14 @@ class ImportBuilder:
     class_folders: set[str] = field(default_factory=set)
     junk: int = 0
     downscaled: int = 0
+    repaired: list[str] = field(default_factory=list)  # what was wrong with damaged stored images written again
     _timer: ProgressTimer | None = None
     _done: int = 0
+    _pixels: PixelBudget = field(init=False)
+    _renamed: set[str] = field(default_factory=set)  # raw class names already warned about
+
+    def __post_init__(self) -> None:
+        self._pixels = PixelBudget(self.limits.max_total_pixels)
 
     def start(self, total: int) -> None:
         """Begin progress reporting for ``total`` files."""
@@ -97,26 +106,43 @@ class ImportBuilder:
     def add_file(self, cls: str, source_name: str, fp: BinaryIO) -> None:
         """Decode, check and store one image file; a rejected file becomes a :class:`Skipped` entry."""
         try:
-            checked = check_image(fp, self.limits)
+            checked = check_image(fp, self.limits, self._pixels)
         except ImageRejected as e:
             self.skip(source_name, e.reason)
             return
+        except PixelBudgetExceeded as e:
+            raise DatasetError(
+                f"{self.source}: {source_name} ({e.width}x{e.height} px) would take the decoded pixels of this "
+                f"import past {human_pixels(e.limit)} (ImportLimits.max_total_pixels), with {human_pixels(e.used)} "
+                "decoded so far; import stopped. Import fewer or smaller images, or raise the limit."
+            ) from None
         self.add_checked(cls, source_name, checked)
 
     def add_checked(self, cls: str, source_name: str, checked: CheckedImage) -> None:
-        """Store an already-checked image and record it under ``cls``."""
-        name = class_name(cls)
+        """Store an already-checked image and record it under ``cls`` (cleaned by :func:`class_name`)."""
+        try:
+            name = class_name(cls)
+        except NameRefused as e:
+            self.skip(source_name, e.reason)
+            return
         if not name:
             self.skip(source_name, "empty class name")
             return
-        store_image(self.ws, checked)
+        changed = name_change_warning(cls, name)
+        if changed and cls not in self._renamed:
+            self._renamed.add(cls)
+            self.warnings.append(changed)
+        store_image(self.ws, checked, self.repaired)
         self.downscaled += checked.downscaled
         self.items.append(_Item(name, source_name, checked.hash, checked.width, checked.height))
 
     def finish(self, name: str) -> tuple[Dataset, ImportReport]:
         """Check the classes, write images' manifest and report, and return both."""
+        name, renamed = dataset_name(name)
+        if renamed:
+            self.warnings.append(renamed)
         present = {it.cls for it in self.items}
-        folders = {class_name(c) for c in self.class_folders} - {""}
+        folders = _usable_names(self.class_folders)
         _refuse_case_collisions(present | folders, self.source)
         if not self.items:
             raise DatasetError(f"{self.source}: no usable images found{_skip_summary(self.skipped)}")
@@ -128,6 +154,7 @@ class ImportBuilder:
             )
         for empty in sorted(folders - present):
             self.warnings.append(f"class {empty!r} has no usable images and was left out")
+        self.warnings.extend(numeric_spelling_warnings(classes))
         index = {c: i for i, c in enumerate(classes)}
         records = tuple(
             sorted(
@@ -144,7 +171,15 @@ class ImportBuilder:
         imbalance = imbalance_warning(dataset)
         if imbalance:
             self.warnings.append(imbalance)
-        dataset = _keep_existing(self.ws, dataset)
+        if self.repaired:
+            self.warnings.append(
+                f"{len(self.repaired)} stored image(s) in the workspace were damaged and have been written again"
+            )
+        dataset, old_name = _keep_existing(self.ws, dataset)
+        if old_name is not None:
+            self.warnings.append(
+                f"this data was imported before as {old_name!r}; dataset {dataset.id} is now named {dataset.name!r}"
+            )
         report = ImportReport(
             dataset_id=dataset.id,
             imported=len(records),
@@ -159,15 +194,37 @@ class ImportBuilder:
         return dataset, report
 
 
-def _keep_existing(ws: Workspace, dataset: Dataset) -> Dataset:
-    """The same data imported before keeps its manifest (name, created time); otherwise write this one."""
+def _keep_existing(ws: Workspace, dataset: Dataset) -> tuple[Dataset, str | None]:
+    """The same data imported before keeps its manifest (records, created time) but takes the new name.
+
+    Returns the dataset as saved and its old name when it was renamed (else None).
+    """
     if has_dataset(ws, dataset.id):
         try:
-            return load_dataset(ws, dataset.id)
+            existing = load_dataset(ws, dataset.id)
         except DatasetError as e:
             log.warning("rewriting unreadable manifest of dataset %s: %s", dataset.id, e)
+        else:
+            if existing.name == dataset.name:
+                return existing, None
+            renamed = replace(existing, name=dataset.name)
+            save_dataset(ws, renamed)
+            return renamed, existing.name
     save_dataset(ws, dataset)
-    return dataset
+    return dataset, None
+
+
+def _usable_names(raw_names: set[str]) -> set[str]:
+    """Clean class-folder names; refused and empty ones are left out (their files were skipped with the reason)."""
+    out = set()
+    for raw in raw_names:
+        try:
+            name = class_name(raw)
+        except NameRefused:
+            continue
+        if name:
+            out.add(name)
+    return out
 
 
 def _refuse_case_collisions(names: set[str], source: str) -> None:

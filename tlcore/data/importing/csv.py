@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
 import csv as csvlib
 import io
 import os
+import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
@@ -34,18 +36,70 @@ class LabelTable:
     warnings: tuple[str, ...]
 
 
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
+)
+# A quoted field (at the start of a line or after a candidate delimiter), removed before counting delimiters.
+_QUOTED_FIELD = re.compile(r'(?:^|(?<=[,;\t]))"[^"]*(?:""[^"]*)*"', re.MULTILINE)
+_SNIFF_CHARS = 1 << 20
+
+
 def _decode_csv(data: bytes, csv_name: str) -> tuple[str, list[str]]:
+    """UTF-8 (with or without BOM), UTF-16/32 with a BOM, else Windows-1252 with a warning."""
+    for bom, codec, label in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(codec), []
+            except UnicodeDecodeError as e:
+                raise DatasetError(
+                    f"{csv_name} starts with a {label} byte-order mark but is not valid {label} ({e.reason} at byte "
+                    f"{e.start:,}); save it again as UTF-8"
+                ) from None
+    if _looks_utf16(data):
+        raise DatasetError(
+            f"{csv_name} looks like UTF-16 without a byte-order mark (every other byte is 0); save it again as "
+            "UTF-8, or as UTF-16 with a byte-order mark"
+        )
     try:
         return data.decode("utf-8-sig"), []
     except UnicodeDecodeError:
         return data.decode("cp1252", errors="replace"), [f"{csv_name} is not UTF-8; it was read as Windows-1252"]
 
 
+def _looks_utf16(data: bytes) -> bool:
+    sample = data[:4096]
+    half = len(sample) // 2
+    return half >= 2 and max(sample[0::2].count(0), sample[1::2].count(0)) >= 0.3 * half
+
+
 def _sniff_delimiter(text: str) -> str:
-    first = next((line for line in text.splitlines() if line.strip()), "")
+    """The delimiter of the first non-empty line, counted outside quoted fields (``"a;b.png",cat`` is a comma)."""
+    unquoted = _QUOTED_FIELD.sub("", text[:_SNIFF_CHARS])
+    first = next((line for line in unquoted.splitlines() if line.strip()), "")
     counts = {d: first.count(d) for d in (",", ";", "\t")}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else ","
+
+
+def _read_rows(text: str, csv_name: str) -> list[list[str]]:
+    """The non-empty rows; a field over the csv module's limit or a parse error names the file and the line."""
+    reader = csvlib.reader(io.StringIO(text), delimiter=_sniff_delimiter(text))
+    rows: list[list[str]] = []
+    try:
+        for row in reader:
+            if any(c.strip() for c in row):
+                rows.append(row)
+    except csvlib.Error as e:
+        if "field limit" in str(e):
+            raise DatasetError(
+                f"{csv_name}: line {reader.line_num}: a field is longer than {csvlib.field_size_limit():,} characters, "
+                "far too long for a file name or a label (an unclosed quote?); the CSV was not imported"
+            ) from None
+        raise DatasetError(f"{csv_name}: line {reader.line_num} cannot be read as CSV ({e})") from None
+    return rows
 
 
 def _escapes(ref: str) -> bool:
@@ -53,13 +107,13 @@ def _escapes(ref: str) -> bool:
 
 
 def read_label_csv(data: bytes, csv_name: str, limits: ImportLimits = ImportLimits()) -> LabelTable:
-    """Parse a CSV of file name -> label (BOM, ``,``/``;``/tab, optional header); labels stay strings as written.
+    """Parse a CSV of file name -> label (UTF-8/16, ``,``/``;``/tab, optional header); labels stay as written.
 
     Raises:
         DatasetError: the CSV has no recognisable file and label columns (the message lists the columns it has).
     """
     text, warnings = _decode_csv(data, csv_name)
-    rows = [r for r in csvlib.reader(io.StringIO(text), delimiter=_sniff_delimiter(text)) if any(c.strip() for c in r)]
+    rows = _read_rows(text, csv_name)
     if not rows:
         raise DatasetError(f"{csv_name} is empty; it needs a file name and a label on each row")
     head = [c.strip().lower() for c in rows[0]]
@@ -138,6 +192,53 @@ def read_csv_bytes(source: FileSource, csv_name: str) -> bytes:
     return data
 
 
+@dataclass(frozen=True)
+class FileMatch:
+    """The file a CSV reference names, or why there is none."""
+
+    key: str | None  # the file, or None
+    ambiguous: tuple[str, ...] = ()  # several files fit the reference equally well
+    elsewhere: tuple[str, ...] = ()  # files of that name in other folders (never matched)
+
+    def reason(self, csv_name: str, missing_where: str) -> str:
+        """The skip reason of a reference that matched no file."""
+        if self.ambiguous:
+            return f"listed in {csv_name} but ambiguous: {_names(self.ambiguous)} have that name"
+        if self.elsewhere:
+            one = len(self.elsewhere) == 1
+            return (
+                f"listed in {csv_name} but {missing_where} ({_names(self.elsewhere)} {'has' if one else 'have'} "
+                f"the same name in {'another folder' if one else 'other folders'}; not matched across folders)"
+            )
+        return f"listed in {csv_name} but {missing_where}"
+
+
+def match_file(ref: str, files: dict[str, FileSource], by_base: dict[str, list[str]]) -> FileMatch:
+    """The file a CSV reference names: the same path, else the one file whose path agrees with the reference on
+    every folder both name (``photos/cat/1.png`` matches an upload ``1.png``; ``dogs/1.png`` never matches
+    ``cats/1.png``)."""
+    if ref in files:
+        return FileMatch(ref)
+    parts = ref.split("/")
+    same_name = sorted(by_base.get(parts[-1], []))
+    fitting = tuple(k for k in same_name if _tails_agree(parts, k.split("/")))
+    if len(fitting) == 1:
+        return FileMatch(fitting[0])
+    if fitting:
+        return FileMatch(None, ambiguous=fitting)
+    return FileMatch(None, elsewhere=tuple(same_name))
+
+
+def _tails_agree(a: list[str], b: list[str]) -> bool:
+    n = min(len(a), len(b))
+    return a[-n:] == b[-n:]
+
+
+def _names(names: tuple[str, ...]) -> str:
+    shown = " and ".join(repr(n) for n in names[:3])
+    return shown + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
 def feed_labelled(
     imp: ImportBuilder, table: LabelTable, files: dict[str, FileSource], csv_name: str, missing_where: str
 ) -> None:
@@ -150,12 +251,13 @@ def feed_labelled(
         by_base[key.rsplit("/", 1)[-1]].append(key)
     matched: dict[str, str] = {}  # file key -> label
     conflicted: set[str] = set()  # two CSV paths naming the same uploaded file with different labels
+    explained: set[str] = set()  # files already named in a skip reason (ambiguous matches)
     for ref, label in table.labels.items():
-        key = ref if ref in files else None
-        if key is None and len(by_base.get(ref.rsplit("/", 1)[-1], [])) == 1:
-            key = by_base[ref.rsplit("/", 1)[-1]][0]
+        found = match_file(ref, files, by_base)
+        key = found.key
         if key is None:
-            imp.skip(ref, f"listed in {csv_name} but {missing_where}")
+            imp.skip(ref, found.reason(csv_name, missing_where))
+            explained.update(found.ambiguous)
         elif key in conflicted:
             continue
         elif key in matched and matched[key] != label:
@@ -165,7 +267,7 @@ def feed_labelled(
             matched[key] = label
     mentioned = {s.name for s in table.skipped}
     mentioned |= {name.rsplit("/", 1)[-1] for name in mentioned}
-    for key in sorted(set(files) - set(matched) - conflicted):
+    for key in sorted(set(files) - set(matched) - conflicted - explained):
         if key not in mentioned and key.rsplit("/", 1)[-1] not in mentioned:
             imp.skip(key, f"not listed in {csv_name}")
     todo = sorted(matched.items())

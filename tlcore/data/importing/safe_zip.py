@@ -2,27 +2,33 @@
 
 Refused outright (the whole archive, with a :class:`DatasetError` naming the entry or the limit):
 entry names with ``..``, absolute or drive paths; more entries than ``max_files``; a declared
-uncompressed total above ``max_total_bytes``; an entry whose compression ratio exceeds ``max_ratio``;
-a member that turns out larger than it declared while reading. Skipped with a reason: symlinks,
+uncompressed total above ``max_total_bytes``; an entry whose compression ratio exceeds ``max_ratio``
+(image entries are judged by the pixels their header declares instead: a mostly white scan is fine, a few
+pixels padded with megabytes are not); a member that turns out larger than it declared while reading. Skipped with a reason: symlinks,
 encrypted entries, duplicate names, nested archives, junk (``__MACOSX/``, ``._*``, dotfiles,
 ``.DS_Store``, ``Thumbs.db``; the rules live in :mod:`tlcore.data.importing.paths`).
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
 import stat
 import struct
 import tempfile
+import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
+from PIL import Image
+
 from tlcore.data.dataset import Skipped
+from tlcore.data.images import IMAGE_EXTENSIONS
 from tlcore.data.importing.paths import junk_reason, nested_archive_reason
 from tlcore.data.limits import ImportLimits, human_bytes
 from tlcore.errors import DatasetError
@@ -33,6 +39,12 @@ CHUNK = 1 << 16
 SPOOL_IN_MEMORY = 8 * 1024 * 1024  # members up to this size stay in memory while decoded
 _EOCD_SIZE = 22
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_IMAGE_HEADER_BYTES = 256 * 1024  # enough for the size fields of every accepted format (bar far-placed TIFF IFDs)
+_IMAGE_METADATA_BYTES = 1 << 20
+_HEADER_ERRORS = (
+    OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error, IndexError, TypeError, RuntimeError,
+    zipfile.BadZipFile, NotImplementedError,
+)  # fmt: skip
 
 
 def safe_member_name(raw: str, archive: str) -> str:
@@ -133,6 +145,8 @@ def _refuse_huge_directory(source: str | Path | BinaryIO, archive: str, limits: 
 def plan_zip(zf: zipfile.ZipFile, archive: str, limits: ImportLimits) -> ZipPlan:
     """Check the central directory against the limits and sort the entries into read / skip.
 
+    Nothing is extracted; only the first bytes of image entries past ``max_ratio`` are read, for their pixel size.
+
     Raises:
         DatasetError: path traversal, too many entries, too large in total, or an extreme compression ratio.
     """
@@ -154,7 +168,7 @@ def plan_zip(zf: zipfile.ZipFile, archive: str, limits: ImportLimits) -> ZipPlan
         if info.is_dir() or info.file_size < limits.ratio_check_bytes:
             continue
         ratio = info.file_size / max(info.compress_size, 1)
-        if ratio > limits.max_ratio:
+        if ratio > limits.max_ratio and not image_within_pixel_limits(zf, info, name, limits):
             raise DatasetError(
                 f"{archive}: entry {info.filename!r} is compressed {ratio:,.0f}:1 ({human_bytes(info.compress_size)} "
                 f"-> {human_bytes(info.file_size)}); the limit is {limits.max_ratio:g}:1 (ImportLimits.max_ratio). "
@@ -181,6 +195,28 @@ def plan_zip(zf: zipfile.ZipFile, archive: str, limits: ImportLimits) -> ZipPlan
         else:
             members.append(ZipMember(info, name))
     return ZipPlan(tuple(members), tuple(skipped), junk, declared)
+
+
+def image_within_pixel_limits(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, limits: ImportLimits) -> bool:
+    """True when an image entry's size is explained by the pixels its header declares, within the limits.
+
+    A mostly white scan compresses far past ``max_ratio`` and is still harmless: what it costs to decode is its
+    width x height, read here from the first bytes of the entry (nothing else is decompressed). It must be at most
+    ``max_pixels``, and the entry no larger than those pixels can fill (8 bytes a pixel, plus 1 MiB of metadata).
+    """
+    if not name.lower().endswith(tuple(IMAGE_EXTENSIONS)):
+        return False
+    try:
+        with zf.open(info) as src:
+            head = src.read(_IMAGE_HEADER_BYTES)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(head)) as img:
+                width, height = img.size
+    except (*_HEADER_ERRORS, Image.DecompressionBombWarning, Image.DecompressionBombError):
+        return False
+    pixels = width * height
+    return 0 < pixels <= limits.max_pixels and info.file_size <= 8 * pixels + _IMAGE_METADATA_BYTES
 
 
 class ReadBudget:
@@ -228,6 +264,7 @@ __all__ = [
     "ZipMember",
     "ZipPlan",
     "declared_entries",
+    "image_within_pixel_limits",
     "open_zip",
     "plan_zip",
     "read_member",
