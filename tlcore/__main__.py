@@ -1,4 +1,4 @@
-"""``python -m tlcore``: see :mod:`tlcore.cli`."""
+"""``python -m tlcore``: see :mod:`tlcore.cli.main`."""
 
 import sys
 

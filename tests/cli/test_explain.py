@@ -1,4 +1,4 @@
-"""``python -m tlcore explain`` / ``report`` (registered the way the main CLI registers extensions)."""
+"""``python -m tlcore explain`` / ``report`` on a saved run of the tiny EfficientNet."""
 
 from __future__ import annotations
 
@@ -7,15 +7,12 @@ import json
 import pytest
 from PIL import Image
 
-from tlcore.cli import extensions as cli_extensions
 from tlcore.cli import main as cli
-from tlcore.cli.explain import add_explain_commands
 
 
 @pytest.fixture
-def main(monkeypatch, saved_run):
+def main(saved_run):
     ws, _, _ = saved_run
-    monkeypatch.setattr(cli_extensions, "EXTENSIONS", [add_explain_commands])
     return lambda *argv: cli.main([*argv, "--workspace", str(ws.root), "--quiet"])
 
 

@@ -11,7 +11,9 @@ import math
 import sys
 from typing import Any
 
+from tlcore.cli.common import SUMMARY_METRICS, StderrProgress, add_command, add_train_options, build_train_config
 from tlcore.errors import TlcoreError
+from tlcore.evaluate.choices import CHOICES
 from tlcore.workspace import Workspace
 
 
@@ -25,7 +27,7 @@ def _scratch_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 
 
 def _reused(args: argparse.Namespace, ws: Workspace, dataset, kind: str):
-    from tlcore.evaluate.cv import reused_folds
+    from tlcore.evaluate.records import reused_folds
 
     return reused_folds(ws, {"reuse_folds_from": args.reuse_folds}, dataset, kind) if args.reuse_folds else None
 
@@ -39,24 +41,24 @@ def _fmt_summary(summary: dict[str, Any], metric: str) -> str:
 
 def cmd_cv(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     """Cross-validate one strategy and record the run."""
-    from tlcore.cli.main import StderrProgress, build_train_config
     from tlcore.data import load_dataset
-    from tlcore.evaluate.cv import cross_validate, save_cv, summarize_record
-    from tlcore.runs.store import get_run
+    from tlcore.evaluate.cv import cross_validate
+    from tlcore.evaluate.records import save_evaluation, summarize_evaluation
+    from tlcore.runs.records import get_run
 
     config = build_train_config(args)
     dataset = load_dataset(ws, args.dataset)
     result = cross_validate(ws, dataset, config, args.folds, StderrProgress(args.quiet),
                             folds=_reused(args, ws, dataset, "cv"))
-    run_id = save_cv(ws, result, args.label or "")
-    out = summarize_record(get_run(ws, run_id))
+    run_id = save_evaluation(ws, result, args.label or "")
+    out = summarize_evaluation(get_run(ws, run_id))
     if not args.json:
         print(run_id)
         for row in out["fold_metrics"]:
             print(f"  fold {row['fold']}: accuracy {row['accuracy']:.4f}, balanced accuracy "
                   f"{row['balanced_accuracy']:.4f}, macro F1 {row['macro_f1']:.4f} on {row['n_test']} images "
                   f"({row['seconds']:.1f}s)", file=sys.stderr)
-        for metric in ("accuracy", "balanced_accuracy", "macro_f1", "log_loss"):
+        for metric in SUMMARY_METRICS:
             print(f"  {metric}: {_fmt_summary(out['summary'], metric)}", file=sys.stderr)
         print(f"  {result.k} folds in {result.result.seconds:.1f}s", file=sys.stderr)
     return out
@@ -64,18 +66,18 @@ def cmd_cv(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
 
 def cmd_compare(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     """Compare strategies on the same folds and record the comparison."""
-    from tlcore.cli.main import StderrProgress, build_train_config
     from tlcore.data import load_dataset
-    from tlcore.evaluate.compare import compare_strategies, save_comparison, summarize_comparison
-    from tlcore.runs.store import get_run
+    from tlcore.evaluate.compare import compare_strategies
+    from tlcore.evaluate.records import save_evaluation, summarize_evaluation
+    from tlcore.runs.records import get_run
 
     config = build_train_config(args)
     dataset = load_dataset(ws, args.dataset)
     result = compare_strategies(ws, dataset, config, args.strategies.split(","), args.folds, args.metric,
                                 StderrProgress(args.quiet), folds=_reused(args, ws, dataset, "compare"),
                                 overrides=_scratch_overrides(args))
-    run_id = save_comparison(ws, result, args.label or "")
-    out = summarize_comparison(get_run(ws, run_id))
+    run_id = save_evaluation(ws, result, args.label or "")
+    out = summarize_evaluation(get_run(ws, run_id))
     if not args.json:
         print(run_id)
         for row in out["rows"]:
@@ -90,10 +92,10 @@ def cmd_compare(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
 
 def cmd_curve(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     """Draw the data-efficiency curve and record it."""
-    from tlcore.cli.main import StderrProgress, build_train_config
     from tlcore.data import load_dataset
-    from tlcore.evaluate.compare import data_efficiency_curve, save_curve, summarize_curve
-    from tlcore.runs.store import get_run
+    from tlcore.evaluate.curve import data_efficiency_curve
+    from tlcore.evaluate.records import save_evaluation, summarize_evaluation
+    from tlcore.runs.records import get_run
 
     try:
         fractions = [float(f) for f in args.fractions.split(",") if f.strip()]
@@ -104,8 +106,8 @@ def cmd_curve(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     result = data_efficiency_curve(ws, dataset, config, args.strategies.split(","), fractions, args.folds,
                                    args.metric, StderrProgress(args.quiet), folds=_reused(args, ws, dataset, "curve"),
                                    overrides=_scratch_overrides(args))
-    run_id = save_curve(ws, result, args.label or "")
-    out = summarize_curve(get_run(ws, run_id))
+    run_id = save_evaluation(ws, result, args.label or "")
+    out = summarize_evaluation(get_run(ws, run_id))
     if not args.json:
         print(run_id)
         for p in out["points"]:
@@ -121,13 +123,11 @@ def _add_fold_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_multi_options(p: argparse.ArgumentParser, default: str) -> None:
-    from tlcore.evaluate.compare import CHOICES
-
     p.add_argument("--strategies", default=default,
                    help=f"comma-separated, from: {', '.join(CHOICES)} ('pixels' = logistic regression on raw "
                         f"pixels, no deep learning); default {default}")
     p.add_argument("--strategy", default="feature-extraction", help=argparse.SUPPRESS)
-    p.add_argument("--metric", default="accuracy", choices=("accuracy", "balanced_accuracy", "macro_f1", "log_loss"),
+    p.add_argument("--metric", default="accuracy", choices=SUMMARY_METRICS,
                    help="what 'best' means (accuracy)")
     p.add_argument("--scratch-epochs", type=int, help="epochs for from-scratch only (default: --epochs)")
     p.add_argument("--scratch-image-size", type=int,
@@ -136,26 +136,23 @@ def _add_multi_options(p: argparse.ArgumentParser, default: str) -> None:
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add the ``cv``, ``compare`` and ``curve`` subcommands."""
-    from tlcore.cli.main import _add_train_options
-
-    text = "stratified k-fold cross-validation of one strategy (per-fold metrics, mean ± std, 95% CI)"
-    p = sub.add_parser("cv", parents=[common], help=text, description=text)
-    _add_train_options(p)
+    p = add_command(sub, common, "cv", cmd_cv,
+                    "stratified k-fold cross-validation of one strategy (per-fold metrics, mean ± std, 95% CI)")
+    add_train_options(p)
     _add_fold_options(p)
-    p.set_defaults(handler=cmd_cv)
 
-    text = "compare strategies (and a raw-pixel baseline) on the same folds and seeds"
-    p = sub.add_parser("compare", parents=[common], help=text, description=text, conflict_handler="resolve")
-    _add_train_options(p)
+    p = add_command(sub, common, "compare", cmd_compare,
+                    "compare strategies (and a raw-pixel baseline) on the same folds and seeds",
+                    conflict_handler="resolve")
+    add_train_options(p)
     _add_fold_options(p)
     _add_multi_options(p, "feature-extraction,scratch,pixels")
-    p.set_defaults(handler=cmd_compare)
 
-    text = "data-efficiency curve: the metric against training images per class, with the spread over folds"
-    p = sub.add_parser("curve", parents=[common], help=text, description=text, conflict_handler="resolve")
-    _add_train_options(p)
+    p = add_command(sub, common, "curve", cmd_curve,
+                    "data-efficiency curve: the metric against training images per class, with the spread over folds",
+                    conflict_handler="resolve")
+    add_train_options(p)
     _add_fold_options(p)
     _add_multi_options(p, "feature-extraction,scratch,pixels")
     p.add_argument("--fractions", default="0.1,0.25,0.5,1",
                    help="shares of each fold's training part (0.1,0.25,0.5,1)")
-    p.set_defaults(handler=cmd_curve)

@@ -1,6 +1,7 @@
 """``python -m tlcore explain`` and ``python -m tlcore report``: attribution maps and the review report, headless.
 
-Registered by :func:`add_explain_commands` (listed in ``tlcore.cli_extensions.EXTENSIONS``).
+Both draw on a saved run (:mod:`tlcore.explain.run_images`, :mod:`tlcore.explain.run_report`); the parser needs only
+the method and sign names, which :mod:`tlcore.explain.config` and :mod:`tlcore.explain.overlay` declare torch-free.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from tlcore.cli.common import StderrProgress, add_command, require_files
 from tlcore.errors import TlcoreError
 from tlcore.explain.config import METHOD_NAMES
 from tlcore.explain.overlay import SIGNS
@@ -18,11 +20,10 @@ from tlcore.workspace import Workspace
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def add_explain_commands(subparsers: Any, common: argparse.ArgumentParser) -> None:
-    """Add the ``explain`` and ``report`` subcommands to the main CLI's subparsers."""
-    p = subparsers.add_parser("explain", parents=[common], help="write attribution-map overlays for images",
-                              description="Explain a saved run's predictions: one overlay PNG per image.")
-    p.set_defaults(handler=cmd_explain)
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add the ``explain`` and ``report`` subcommands."""
+    p = add_command(sub, common, "explain", cmd_explain, "write attribution-map overlays for images",
+                    description="Explain a saved run's predictions: one overlay PNG per image.")
     p.add_argument("--run", required=True, help="run id")
     p.add_argument("--method", required=True, choices=METHOD_NAMES, help="attribution method")
     p.add_argument("--out", required=True, help="folder for the overlay PNGs (created if needed)")
@@ -39,10 +40,9 @@ def add_explain_commands(subparsers: Any, common: argparse.ArgumentParser) -> No
     g.add_argument("--stride", type=int, help="Occlusion stride in px (16)")
     p.add_argument("images", nargs="+", help="image files")
 
-    r = subparsers.add_parser("report", parents=[common], help="write a run's review report as one HTML file",
-                              description="Dataset summary, metrics, confusion matrix, a gallery of correct and "
-                                          "wrong predictions with attribution maps, and the sanity-check results.")
-    r.set_defaults(handler=cmd_report)
+    r = add_command(sub, common, "report", cmd_report, "write a run's review report as one HTML file",
+                    description="Dataset summary, metrics, confusion matrix, a gallery of correct and wrong "
+                                "predictions with attribution maps, and the sanity-check results.")
     r.add_argument("--run", required=True, help="run id")
     r.add_argument("--out", required=True, help="the .html file to write")
     r.add_argument("--methods", default="gradcam,integrated-gradients",
@@ -55,13 +55,10 @@ def cmd_explain(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     """Overlay PNGs (and, unless --no-sanity, the sanity check) for the given images."""
     from PIL import Image
 
-    from tlcore.cli.main import StderrProgress
     from tlcore.explain.overlay import overlay
-    from tlcore.explain.runs import explain_run
+    from tlcore.explain.run_images import explain_run
 
-    missing = [p for p in args.images if not Path(p).is_file()]
-    if missing:
-        raise TlcoreError(f"{missing[0]}: no such image file")
+    require_files(args.images)
     if not 0.0 <= args.opacity <= 1.0:
         raise TlcoreError(f"--opacity must be between 0 and 1, got {args.opacity}")
     settings = {k: getattr(args, k) for k in ("steps", "samples", "window", "stride") if getattr(args, k) is not None}
@@ -104,7 +101,6 @@ def cmd_explain(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
 
 def cmd_report(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     """Write the review report."""
-    from tlcore.cli.main import StderrProgress
     from tlcore.explain.run_report import write_run_report
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]

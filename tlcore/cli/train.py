@@ -1,0 +1,96 @@
+"""``python -m tlcore train | evaluate | predict``: train and record a run, re-check a saved run, predict new images."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from tlcore.cli.common import (
+    StderrProgress,
+    add_command,
+    add_train_options,
+    build_train_config,
+    require_files,
+    summarize_run,
+)
+from tlcore.workspace import Workspace
+
+
+def cmd_train(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
+    """Train a model on an imported dataset and record the run."""
+    from tlcore.data import load_dataset
+    from tlcore.runs.records import get_run
+    from tlcore.runs.store import save_run
+    from tlcore.train.loop import train
+
+    config = build_train_config(args)
+    dataset = load_dataset(ws, args.dataset)
+    result = train(ws, dataset, config, on_event=StderrProgress(args.quiet))
+    run_id = save_run(ws, result, dataset, label=args.label or "")
+    out = summarize_run(get_run(ws, run_id))
+    if not args.json:
+        m = result.test_metrics
+        print(run_id)
+        print(f"  test accuracy {m['accuracy']:.4f}, balanced accuracy {m['balanced_accuracy']:.4f}, "
+              f"macro F1 {m['macro_f1']:.4f} on {m['n']} images; {result.timings['total']:.1f}s "
+              f"(inputs: {result.cache_mode})", file=sys.stderr)
+    return out
+
+
+def cmd_evaluate(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
+    """Reload a run, predict its test split again and check the predictions match the recorded ones."""
+    import numpy as np
+
+    from tlcore.data import load_dataset
+    from tlcore.data.augment import eval_transform
+    from tlcore.metrics import classification_metrics
+    from tlcore.models.inference import predict_stored
+    from tlcore.runs.store import load_run
+
+    run = load_run(ws, args.run)
+    dataset = load_dataset(ws, run.dataset_id)
+    hashes = [dataset.hashes[i] for i in run.split.test]
+    probs = predict_stored(run.model, ws, hashes, eval_transform(run.data_config, run.image_size),
+                           StderrProgress(args.quiet), phase="test")
+    metrics = classification_metrics(dataset.labels[run.split.test], probs, run.classes)
+    same_shape = probs.shape == run.test_probs.shape
+    identical = bool(same_shape and np.array_equal(probs, run.test_probs))
+    max_diff = float(np.abs(probs - run.test_probs).max()) if same_shape and probs.size else 0.0
+    if not args.json:
+        print(f"{args.run}: test accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f} "
+              f"on {metrics['n']} images; predictions {'identical to' if identical else 'differ from'} the "
+              f"recorded ones (max difference {max_diff:.2e})")
+    return {"run_id": args.run, "test_metrics": metrics, "identical_to_recorded": identical,
+            "max_abs_difference": max_diff}
+
+
+def cmd_predict(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
+    """Predict the top-k classes of new images with a saved run."""
+    from tlcore.evaluate.predict import predict_images
+    from tlcore.runs.store import load_run
+
+    require_files(args.images)
+    run = load_run(ws, args.run)
+    predictions = predict_images(run, [Path(p) for p in args.images], names=list(args.images), top_k=args.top_k)
+    rows = [{"image": p.name, "top": [{"class": c, "probability": pr} for c, pr in p.top]} for p in predictions]
+    if not args.json:
+        for p in predictions:
+            tops = ", ".join(f"{c} {pr:.1%}" for c, pr in p.top)
+            print(f"{p.name}: {tops}")
+    return {"run_id": args.run, "predictions": rows}
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add the ``train``, ``evaluate`` and ``predict`` subcommands."""
+    p = add_command(sub, common, "train", cmd_train, "train a model on a dataset and record the run")
+    add_train_options(p)
+    p.add_argument("--label", help="a note to remember the run by")
+    p = add_command(sub, common, "evaluate", cmd_evaluate,
+                    "re-run a saved run's test predictions and check them against the record")
+    p.add_argument("--run", required=True, help="run id")
+    p = add_command(sub, common, "predict", cmd_predict, "top-k classes for new images with a saved run")
+    p.add_argument("--run", required=True, help="run id")
+    p.add_argument("--top-k", type=int, default=3, help="how many classes to show per image (3)")
+    p.add_argument("images", nargs="+", help="image files")
