@@ -26,12 +26,13 @@ from tlcore.data import Dataset, import_demo
 from tlcore.data.augment import NO_AUGMENT, eval_transform
 from tlcore.data.dataset import new_dataset
 from tlcore.data.loader import FEATURE_BATCH, batched_images
-from tlcore.models.backbones import Backbone
+from tlcore.models.factory import Backbone
 from tlcore.models.inference import predict_stored, probs_from_batches, run_frozen
 from tlcore.models.transfer import TransferModel
 from tlcore.runtime.allocator import allocator_env
 from tlcore.train.caches import cache_entries, clear_cache
-from tlcore.train.loop import TrainConfig, train
+from tlcore.train.config import TrainConfig
+from tlcore.train.loop import train
 from tlcore.train.strategies import StrategyConfig
 from tlcore.workspace import Workspace
 

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     import tlcore  # noqa: F401  first: tunes malloc before torch loads
     from benchmarks import cases
     from tlcore.evaluate.cv import cross_validate
-    from tlcore.models.backbones import create_backbone
+    from tlcore.models.factory import create_backbone
     from tlcore.runtime.threads import prepare_process
     from tlcore.train.caches import clear_cache
     from tlcore.workspace import Workspace

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from tlcore.models.backbones import create_backbone
+    from tlcore.models.factory import create_backbone
     from tlcore.runtime.threads import configure_threads
 
     threads = configure_threads(args.threads)

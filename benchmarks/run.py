@@ -75,7 +75,7 @@ def measure(plan: Plan, workspace: Path) -> dict[str, Any]:
     import torch
 
     from benchmarks import cases
-    from tlcore.models.backbones import create_backbone
+    from tlcore.models.factory import create_backbone
     from tlcore.workspace import Workspace
 
     out: dict[str, Any] = {"plan": asdict(plan)}
