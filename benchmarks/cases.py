@@ -153,7 +153,7 @@ def pipeline_vs_bare(setup: Setup, backbone: Backbone, batches: list[torch.Tenso
 
     Three things run in alternating rounds of about ``round_images`` images, so that each sees the same machine
     (a shared VM's speed drifts by a quarter over tens of seconds, which decided the ratio when each was a separate
-    best-of run): the pipeline as :func:`tlcore.predict.predict_stored` runs it for the app (decoding and
+    best-of run): the pipeline as :func:`tlcore.models.inference.predict_stored` runs it for the app (decoding and
     preprocessing in the loader thread), the same with decoding in the caller's thread, and the bare backbone on
     ``batches`` (ready channels-last tensors). The pipeline's rounds walk through the dataset's distinct images
     ``passes`` times. Returns images/s under ``pipeline``, ``no_prefetch`` and ``bare``: total images ÷ total time.
@@ -242,8 +242,8 @@ def cv_config(epochs: int) -> TrainConfig:
 
 
 def cross_validation(setup: Setup, k: int, epochs: int) -> dict[str, Any]:
-    """k-fold CV of a linear head on the frozen backbone (:func:`tlcore.cv.cross_validate`, as the app runs it),
-    from an empty cache."""
+    """k-fold CV of a linear head on the frozen backbone (:func:`tlcore.evaluate.cv.cross_validate`, as the app runs
+    it), from an empty cache."""
     from tlcore.evaluate.cv import cross_validate
 
     clear_cache(setup.ws)

@@ -1,5 +1,6 @@
-"""Shared pytest setup and helpers: modest torch threading (2 shared cores), tiny random-init backbones, a small
-imported dataset and the tiny training config most tests start from."""
+"""Shared pytest setup and helpers: the process set-up with the test plugins, modest torch threading (2 shared
+cores), tiny random-init backbones, a small imported dataset, the tiny training config most tests start from and
+a saved tiny run."""
 
 from __future__ import annotations
 
@@ -15,18 +16,16 @@ os.environ.setdefault("TLCORE_PLUGINS", "tests.plugins.backbones,tests.plugins.j
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
 tlcore.runtime.setup(threads=1)  # before torch loads; one thread each: the 2 cores are shared
 
+import pytest  # noqa: E402  (after the set-up above, which must precede torch)
+import torch  # noqa: E402
 
-import pytest
-import torch
-
-from tests.synthetic import write_class_folder
-from tlcore.data import import_folder
-from tlcore.data.augment import NO_AUGMENT
-from tlcore.models.factory import Backbone, create_backbone
-from tlcore.train.config import TrainConfig
-from tlcore.train.strategies import StrategyConfig
-from tlcore.workspace import Workspace
-
+from tests.synthetic import write_class_folder  # noqa: E402
+from tlcore.data import import_folder  # noqa: E402
+from tlcore.data.augment import NO_AUGMENT  # noqa: E402
+from tlcore.models.factory import Backbone, create_backbone  # noqa: E402
+from tlcore.train.config import TrainConfig  # noqa: E402
+from tlcore.train.strategies import StrategyConfig  # noqa: E402
+from tlcore.workspace import Workspace  # noqa: E402
 
 
 @pytest.fixture
@@ -109,3 +108,22 @@ class SeededFactory:
     @property
     def images_seen(self) -> int:
         return sum(c.images for c in self._counters)
+
+
+@pytest.fixture(scope="session")
+def saved_run(tmp_path_factory):
+    """A workspace with a 4-colour dataset and a saved run of the tiny random-init EfficientNet (image size 48), shared
+    by the explain, CLI and job-kind tests of a session."""
+    from tlcore.runs.store import save_run
+    from tlcore.train.loop import train
+
+    root = tmp_path_factory.mktemp("saved-run-ws")
+    ws = Workspace(root / "ws")
+    folder = write_class_folder(root / "imgs", classes=("red", "green", "blue", "yellow"), n_per_class=10, size=40)
+    dataset, _ = import_folder(ws, folder, name="colours")
+    config = TrainConfig(backbone="timm/test_efficientnet", strategy=StrategyConfig(head_lr=1e-2), epochs=2,
+                         batch_size=8, patience=0, augment=NO_AUGMENT, image_size=48, val_fraction=0.2,
+                         test_fraction=0.4, seed=0)
+    torch.manual_seed(0)
+    result = train(ws, dataset, config, backbone=create_backbone("timm/test_efficientnet", pretrained=False))
+    return ws, dataset, save_run(ws, result, dataset, label="explain tests")

@@ -33,7 +33,7 @@ class Workspace:
 
     @property
     def runs(self) -> Path:
-        """One folder per run id; see :mod:`tlcore.store`."""
+        """One folder per run id; see :mod:`tlcore.runs`."""
         return self.root / "runs"
 
     @property

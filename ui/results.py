@@ -14,7 +14,7 @@ from ui import charts, images, state
 log = logging.getLogger(__name__)
 
 
-CACHE_MODES = {  # what a run's trainable part trained on (tlcore.train.TrainResult.cache_mode)
+CACHE_MODES = {  # what a run's trainable part trained on (tlcore.train.results.TrainResult.cache_mode)
     "features": "cached backbone features", "prefix": "cached frozen prefix",
     "aug-bank": "cached augmentation bank", "none": "images every epoch (nothing frozen to cache)"}
 
@@ -39,7 +39,7 @@ def metric_row(record: dict[str, Any]) -> None:
 
 def test_probs(run_id: str) -> np.ndarray | None:
     """The run's saved test-split probabilities, or None if the file is missing."""
-    from tlcore.runs.store import run_files
+    from tlcore.runs.records import run_files
 
     path = run_files(state.workspace(), run_id).get("test_probs.npy")
     return np.load(path) if path is not None else None

@@ -29,7 +29,7 @@ UPLOAD_GENERATION = "tl_upload_generation"  # bumped after an import to clear th
 SAMPLE_SEED = "tl_sample_seed"  # which sample images the Data page shows
 TRAIN_ADOPTED = "tl_train_adopted"  # id of the last finished training job whose run became the current run
 RUNS_TABLE_GENERATION = "tl_runs_table_generation"  # bumped after a delete to clear the Runs table's selection
-AUGMENT = "tl_augment"  # the augmentations switched on (tlcore.augment.AugmentConfig), shared by Data and Train
+AUGMENT = "tl_augment"  # the augmentations switched on (tlcore.data.augment.AugmentConfig), shared by Data and Train
 
 _QUERY_KEYS = {OWNER: "session", DATASET_ID: "dataset", RUN_ID: "run"}
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{4,64}$")

@@ -83,30 +83,6 @@ def trained_blob_net() -> nn.Sequential:
     return model
 
 
-@pytest.fixture(scope="session")
-def saved_run(tmp_path_factory):
-    """A workspace with a 4-colour dataset and a saved run of the tiny random-init EfficientNet (image size 48)."""
-    from tests.synthetic import write_class_folder
-    from tlcore.data import import_folder
-    from tlcore.data.augment import NO_AUGMENT
-    from tlcore.runs.store import save_run
-    from tlcore.train.config import TrainConfig
-    from tlcore.train.loop import train
-    from tlcore.train.strategies import StrategyConfig
-    from tlcore.workspace import Workspace
-
-    root = tmp_path_factory.mktemp("explain-ws")
-    ws = Workspace(root / "ws")
-    folder = write_class_folder(root / "imgs", classes=("red", "green", "blue", "yellow"), n_per_class=10, size=40)
-    dataset, _ = import_folder(ws, folder, name="colours")
-    config = TrainConfig(backbone="timm/test_efficientnet", strategy=StrategyConfig(head_lr=1e-2), epochs=2,
-                         batch_size=8, patience=0, augment=NO_AUGMENT, image_size=48, val_fraction=0.2,
-                         test_fraction=0.4, seed=0)
-    torch.manual_seed(0)
-    result = train(ws, dataset, config, backbone=create_backbone("timm/test_efficientnet", pretrained=False))
-    return ws, dataset, save_run(ws, result, dataset, label="explain tests")
-
-
 @pytest.fixture(scope="module")
 def run(saved_run):
     """The saved run of ``saved_run``, loaded."""

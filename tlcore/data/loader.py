@@ -40,7 +40,7 @@ class SplitTransform:
 def split_transform(transform: Callable[["Image.Image"], "torch.Tensor"]) -> SplitTransform | None:
     """Split ``Compose([...PIL steps, PILToTensor(), ToDtype(float32, scale=True), Normalize(mean, std)])``.
 
-    Every transform of :mod:`tlcore.augment` has that shape. Returns None for any other transform, which is then
+    Every transform of :mod:`tlcore.data.augment` has that shape. Returns None for any other transform, which is then
     applied per image as it is. :func:`to_float_batch` on the stacked PIL results gives exactly the numbers the
     whole transform gives image by image.
     """
