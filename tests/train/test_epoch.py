@@ -9,7 +9,7 @@ from tlcore.metrics import classification_metrics
 from tlcore.train.epoch import balanced_accuracy
 
 
-def test_the_per_epochbalanced_accuracy_matches_the_metrics_module():
+def test_the_per_epoch_balanced_accuracy_matches_the_metrics_module():
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 4, size=50)
     labels[labels == 2] = 1  # class 2 absent from the labels
