@@ -9,7 +9,9 @@ and data-efficiency point over the same images shares one entry. Entries live in
 computed and added. A fill holds a lock on its entry, so two processes never compute the same rows at once: the
 second waits and reuses them. Memory stays bounded: an entry larger than ``memory_limit`` bytes is filled
 straight into a memory-mapped file and read back memory-mapped, never held whole in memory. Any change to the
-key gives a different digest, so a stale entry is never read.
+key gives a different digest, so a stale entry is never read. A fill that does not fit on the disk raises
+:class:`~tlcore.errors.DiskFull` and leaves the entry as it was: no temp or new rows file, the cached rows intact
+(a first fill leaves no empty entry folder).
 
 The rows are computed by :func:`tlcore.models.inference.run_frozen` over :func:`tlcore.data.loader.batched_images`.
 """
@@ -31,8 +33,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from tlcore.atomic import atomic_write, atomic_write_json, read_json, remove_stale_temp_files
-from tlcore.errors import TlcoreError
+from tlcore.atomic import atomic_write, atomic_write_json, disk_full, is_disk_full, read_json, remove_stale_temp_files
+from tlcore.errors import DiskFull, TlcoreError
 from tlcore.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,7 @@ DEFAULT_MEMORY_LIMIT = 1 << 30  # entries above 1 GiB are memory-mapped from dis
 _COPY_CHUNK = 1 << 26  # bytes copied at a time when an entry grows on disk
 _META = "meta.json"
 _LOCK = ".lock"
+_LOCK_ATTEMPTS = 1000  # a lock file removed under a waiter is opened again, this many times at most
 
 
 @dataclass(frozen=True)
@@ -129,18 +132,25 @@ def cached_rows(ws: Workspace, key: CacheKey, hashes: Sequence[str],
 
     Raises:
         TlcoreError: if ``compute`` gives a different number of rows than it was asked for.
+        DiskFull: the new rows do not fit on the disk; the entry is left as it was.
     """
     start = time.perf_counter()
     existing = load_rows(ws, key, memory_limit)
     index, rows = existing if existing else ({}, None)
     missing = [h for h in hashes if h not in index]
     if missing:
-        with _entry_lock(ws.cache / key.digest()):  # another process filling the same entry: wait, then reuse
+        folder = ws.cache / key.digest()
+        with _entry_lock(folder):  # another process filling the same entry: wait, then reuse
             existing = load_rows(ws, key, memory_limit)
             index, rows = existing if existing else ({}, None)
             missing = list(dict.fromkeys(h for h in hashes if h not in index))
             if missing:
-                index, rows = _fill(ws, key, index, rows, missing, compute, memory_limit)
+                try:
+                    index, rows = _fill(ws, key, index, rows, missing, compute, memory_limit)
+                except BaseException:
+                    if existing is None:  # a first fill that failed leaves no empty entry behind
+                        _discard_empty_entry(folder)
+                    raise
     if rows is None:  # only when ``hashes`` is empty and nothing is cached yet: the rows' shape is unknown
         raise TlcoreError(f"cache entry {ws.cache / key.digest()}: no images asked for and no rows cached yet")
     positions = np.fromiter((index[h] for h in hashes), dtype=np.int64, count=len(hashes))
@@ -153,14 +163,49 @@ def cached_rows(ws: Workspace, key: CacheKey, hashes: Sequence[str],
 
 @contextmanager
 def _entry_lock(folder: Path) -> Iterator[None]:
-    """Hold an exclusive lock on a cache entry while it is filled (one filler at a time, across processes)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / _LOCK, "a+b") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+    """Hold an exclusive lock on a cache entry while it is filled (one filler at a time, across processes).
+
+    A failed first fill removes its empty entry, lock file included, while it holds the lock; a lock then taken on
+    the removed file is let go and taken again on the entry's current lock file.
+    """
+    for attempt in range(_LOCK_ATTEMPTS):
         try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+            folder.mkdir(parents=True, exist_ok=True)
+            f = open(folder / _LOCK, "a+b")
+        except (FileNotFoundError, FileExistsError):  # the empty entry was removed meanwhile: make it again
+            if attempt == _LOCK_ATTEMPTS - 1 or (os.path.lexists(folder) and not folder.is_dir()):
+                raise
+            continue
+        with f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                if _is_current_lock(f.fileno(), folder):
+                    yield
+                    return
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+    raise TlcoreError(f"cache entry {folder}: its lock file kept being replaced; try again")
+
+
+def _is_current_lock(fd: int, folder: Path) -> bool:
+    """True when the open lock file ``fd`` is still the entry's lock file (not one removed meanwhile)."""
+    try:
+        st = os.stat(folder / _LOCK)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
+
+
+def _discard_empty_entry(folder: Path) -> None:
+    """Remove an entry that has no rows (its lock file and folder); called with the entry's lock held."""
+    if (folder / _META).exists():
+        return
+    (folder / _LOCK).unlink(missing_ok=True)
+    try:
+        folder.rmdir()
+    except OSError:  # something else is in it (a crashed fill's temp file): leave the folder
+        pass
 
 
 def remove_stale_fill_files(ws: Workspace) -> int:
@@ -171,11 +216,17 @@ def remove_stale_fill_files(ws: Workspace) -> int:
     """
     removed = 0
     for entry in (e for e in ws.cache.iterdir() if (e / _LOCK).is_file()):
-        with open(entry / _LOCK, "a+b") as f:
+        try:
+            f = open(entry / _LOCK, "rb")  # never "a": that would make a lock file in an entry being removed
+        except FileNotFoundError:
+            continue
+        with f:
             try:
                 fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue  # being filled right now
+            if not _is_current_lock(f.fileno(), entry):
+                continue  # removed while we waited: a new filler may be using its folder
             n = remove_stale_temp_files(entry)
         if n:
             log.info("removed %d stale temp file(s) in the cache entry %s", n, entry.name)
@@ -186,13 +237,19 @@ def remove_stale_fill_files(ws: Workspace) -> int:
 def _fill(ws: Workspace, key: CacheKey, index: dict[str, int], old: np.ndarray | None, missing: list[str],
           compute: Callable[[list[str]], Iterable[np.ndarray]], memory_limit: int
           ) -> tuple[dict[str, int], np.ndarray]:
-    """Write a new version of the entry: the old rows followed by the computed ones; return its index and rows."""
+    """Write a new version of the entry: the old rows followed by the computed ones; return its index and rows.
+
+    Raises:
+        DiskFull: the new version does not fit; its files are removed and the entry still names the old rows.
+    """
     folder = ws.cache / key.digest()
     folder.mkdir(parents=True, exist_ok=True)
     n_old = len(index)
     total = n_old + len(missing)
     out: np.ndarray | None = None
-    tmp: Path | None = None
+    shape: tuple[int, ...] | None = None
+    tmp: Path | None = None  # the memory-mapped rows being filled
+    placed: Path | None = None  # the new rows file, until meta.json names it
     done = 0
     try:
         batches = compute(missing)
@@ -207,10 +264,11 @@ def _fill(ws: Workspace, key: CacheKey, index: dict[str, int], old: np.ndarray |
                     index, old, n_old, total = {}, None, 0, len(missing)
                 shape = (total, *batch.shape[1:])
                 if int(np.prod(shape, dtype=np.int64)) * 4 > memory_limit:
-                    fd, name = tempfile.mkstemp(prefix=".rows-", suffix=".npy.tmp", dir=folder)
+                    fd, tmp_name = tempfile.mkstemp(prefix=".rows-", suffix=".npy.tmp", dir=folder)
                     os.close(fd)
-                    tmp = Path(name)
+                    tmp = Path(tmp_name)
                     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
+                    _allocate(tmp)  # a sparse file on a full disk would kill the process (SIGBUS) when written
                 else:
                     out = np.empty(shape, dtype=np.float32)
                 if old is not None:
@@ -231,19 +289,51 @@ def _fill(ws: Workspace, key: CacheKey, index: dict[str, int], old: np.ndarray |
             out.flush()
             del out
             os.replace(tmp, folder / name)
-            tmp = None
-            rows = np.load(folder / name, mmap_mode="r")
+            tmp, placed = None, folder / name
+            rows = np.load(placed, mmap_mode="r")
         else:
             rows = out
-            atomic_write(folder / name, lambda f: np.save(f, rows))
+            atomic_write(folder / name, lambda f: np.save(f, rows), rows.nbytes + 128)
+            placed = folder / name
+        hashes = list(index) + missing
+        atomic_write_json(folder / _META, {"key": asdict(key), "file": name, "hashes": hashes,
+                                           "shape": list(rows.shape), "dtype": str(rows.dtype)})
+        placed = None
+    except BaseException as exc:
+        out = rows = None  # unmap before the files go, so their space is freed
+        for p in (tmp, placed):
+            if p is not None:
+                p.unlink(missing_ok=True)
+        tmp = None
+        if is_disk_full(exc):
+            raise _cache_full(ws, folder, shape, total) from exc
+        raise
     finally:
         if tmp is not None:
             tmp.unlink(missing_ok=True)
-    hashes = list(index) + missing
-    atomic_write_json(folder / _META, {"key": asdict(key), "file": name, "hashes": hashes,
-                                       "shape": list(rows.shape), "dtype": str(rows.dtype)})
     _remove_unreferenced(folder)
     return {h: i for i, h in enumerate(hashes)}, rows
+
+
+def _allocate(path: Path) -> None:
+    """Reserve the disk space of a file's whole length now (ENOSPC here, not SIGBUS while it is written)."""
+    with open(path, "r+b") as f:
+        try:
+            os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
+        except OSError as e:
+            if is_disk_full(e):
+                raise
+            log.debug("cannot reserve the space of %s ahead (%s); writing it sparse", path, e)
+
+
+def _cache_full(ws: Workspace, folder: Path, shape: tuple[int, ...] | None, total: int) -> DiskFull:
+    """The :class:`DiskFull` of a fill that did not fit (rows, plus the hashes that ``meta.json`` lists)."""
+    needed = None
+    if shape is not None:
+        needed = int(np.prod(shape, dtype=np.int64)) * 4 + 128 + 70 * total + 512
+    return disk_full(folder, f"filling the feature cache with {total} rows", needed,
+                     undone=f"Nothing of the fill was kept; the rows cached there before are unchanged (the cache in "
+                            f"{ws.cache} is safe to delete to free space).")
 
 
 def _remove_unreferenced(folder: Path) -> None:

@@ -84,5 +84,6 @@ def import_zip(
             raise DatasetError(f"{archive} cannot be read ({e.strerror})") from None
     check_totals(archive, 1, size, limits)
     imp = ImportBuilder(ws, archive, limits, on_event, cancel)
-    feed_zip(imp, source, archive)
-    return imp.finish(name or file_stem(archive))
+    with imp.undoing():  # a failure part-way removes the images this import stored
+        feed_zip(imp, source, archive)
+        return imp.finish(name or file_stem(archive))

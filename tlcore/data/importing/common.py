@@ -7,21 +7,32 @@ only; they are never used as storage paths. Class names are cleaned by :mod:`tlc
 so "café" typed two ways is one class; invisible characters removed, control characters refused, with a warning or
 a skip reason); names that differ only in upper/lower case are refused, because we will not guess which spelling is
 meant. Re-importing the same data keeps its id and records but takes the new name (reported as a rename).
+
+An import that fails is undone (:meth:`ImportBuilder.undoing`, and :meth:`ImportBuilder.finish` on its own): the
+stored images it newly wrote are removed (never ones that were there before: other datasets share them by content
+hash), and so are a manifest and report it wrote; a manifest or report it replaced is put back. A full disk becomes
+a :class:`~tlcore.errors.DiskFull` that names the folder, the space the import needs (estimated from the images
+stored so far) and the space free once it was undone.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import BinaryIO, Sequence, Union
+from typing import BinaryIO, Iterator, Sequence, Union
 
+from tlcore.atomic import atomic_write_bytes, disk_full, is_disk_full
 from tlcore.data.dataset import (
+    MANIFEST,
+    REPORT,
     Dataset,
     ImageRecord,
     ImportReport,
     Skipped,
+    dataset_dir,
     has_dataset,
     load_dataset,
     new_dataset,
@@ -39,7 +50,7 @@ from tlcore.data.importing.names import (
 )
 from tlcore.data.limits import ImportLimits, PixelBudget, PixelBudgetExceeded, human_pixels
 from tlcore.data.split import imbalance_warning
-from tlcore.errors import DatasetError
+from tlcore.errors import DatasetError, DiskFull
 from tlcore.events import CancelToken, EventCallback, ProgressTimer, ignore_event
 from tlcore.workspace import Workspace
 
@@ -78,13 +89,62 @@ class ImportBuilder:
     _done: int = 0
     _pixels: PixelBudget = field(init=False)
     _renamed: set[str] = field(default_factory=set)  # raw class names already warned about
+    _total: int = 0
+    _written: list[Path] = field(default_factory=list)  # what this import created (images, image folders, files)
+    _written_bytes: int = 0  # bytes of the stored images this import newly wrote
+    _replaced: dict[Path, bytes] = field(default_factory=dict)  # manifest/report replaced: their earlier bytes
 
     def __post_init__(self) -> None:
         self._pixels = PixelBudget(self.limits.max_total_pixels)
 
     def start(self, total: int) -> None:
         """Begin progress reporting for ``total`` files."""
+        self._total = total
         self._timer = ProgressTimer("import", total, self.on_event)
+
+    @contextmanager
+    def undoing(self) -> Iterator[None]:
+        """Undo the import (:meth:`undo`) if the block fails; a full disk becomes a :class:`DiskFull`."""
+        try:
+            yield
+        except BaseException as exc:
+            if is_disk_full(exc) and not isinstance(exc, DiskFull):
+                raise self._disk_full(self.ws.root) from exc
+            self.undo()
+            raise
+
+    def undo(self) -> int:
+        """Remove what this import wrote and put back what it replaced; return how many stored images went.
+
+        Stored images that were there before (shared with other datasets) are never touched.
+        """
+        images = 0
+        for path in reversed(self._written):
+            try:
+                if path.is_dir() and not path.is_symlink():
+                    path.rmdir()  # only when empty: another import may have stored an image there meanwhile
+                else:
+                    path.unlink(missing_ok=True)
+                    images += path.suffix == ".png"
+            except OSError as e:
+                log.debug("undoing the import of %s: %s stays (%s)", self.source, path, e)
+        for path, data in self._replaced.items():
+            try:
+                if path.read_bytes() != data:
+                    atomic_write_bytes(path, data)
+            except OSError as e:
+                log.warning("undoing the import of %s: %s could not be put back (%s)", self.source, path, e)
+        self._written, self._replaced, self._written_bytes = [], {}, 0
+        return images
+
+    def _disk_full(self, folder: Path) -> DiskFull:
+        """Undo the import, then describe the full disk (the space needed is estimated from the images so far)."""
+        handled = max(self._done, len(self.items), 1)
+        needed = self._written_bytes * max(self._total, handled) // handled or None
+        removed = self.undo()
+        undone = (f"The import was undone: the {removed} stored image(s) it had written were removed (images other "
+                  "datasets share were kept)." if removed else "The import was undone; nothing of it was kept.")
+        return disk_full(folder, f"importing {self.source}", needed, undone=undone)
 
     def step(self) -> None:
         """One more file handled: honour a cancel request, then report progress."""
@@ -132,12 +192,42 @@ class ImportBuilder:
         if changed and cls not in self._renamed:
             self._renamed.add(cls)
             self.warnings.append(changed)
-        store_image(self.ws, checked, self.repaired)
+        self._store(checked)
         self.downscaled += checked.downscaled
         self.items.append(_Item(name, source_name, checked.hash, checked.width, checked.height))
 
+    def _store(self, checked: CheckedImage) -> None:
+        """Store one image, remembering it (and a new folder for it) when it was not stored before."""
+        path = self.ws.image_path(checked.hash)
+        new = [p for p in (path.parent, path) if not (p.exists() or p.is_symlink())]
+        try:
+            store_image(self.ws, checked, self.repaired)
+        except OSError as exc:
+            self._written += [p for p in new if p.exists()]
+            if is_disk_full(exc):
+                raise self._disk_full(self.ws.images) from exc
+            raise
+        self._written += new
+        if new and new[-1] == path:
+            self._written_bytes += path.stat().st_size
+
     def finish(self, name: str) -> tuple[Dataset, ImportReport]:
-        """Check the classes, write images' manifest and report, and return both."""
+        """Check the classes, write the manifest and report, and return both; a failure undoes the import.
+
+        Raises:
+            DatasetError: nothing usable, a single class, or clashing class names.
+            DiskFull: the disk filled up; the import was undone.
+        """
+        try:
+            return self._finish(name)
+        except BaseException as exc:
+            if is_disk_full(exc):
+                raise self._disk_full(exc.folder if isinstance(exc, DiskFull) and exc.folder else self.ws.datasets
+                                      ) from exc
+            self.undo()
+            raise
+
+    def _finish(self, name: str) -> tuple[Dataset, ImportReport]:
         name, renamed = dataset_name(name)
         if renamed:
             self.warnings.append(renamed)
@@ -175,6 +265,7 @@ class ImportBuilder:
             self.warnings.append(
                 f"{len(self.repaired)} stored image(s) in the workspace were damaged and have been written again"
             )
+        self._track_dataset_files(dataset.id)
         dataset, old_name = _keep_existing(self.ws, dataset)
         if old_name is not None:
             self.warnings.append(
@@ -192,6 +283,18 @@ class ImportBuilder:
         save_report(self.ws, report)
         log.info("imported %s as %s: %d images, %d skipped", self.source, dataset.id, len(records), len(self.skipped))
         return dataset, report
+
+
+    def _track_dataset_files(self, dataset_id: str) -> None:
+        """Note what the dataset's folder holds before the manifest and report are written, for :meth:`undo`."""
+        folder = dataset_dir(self.ws, dataset_id)
+        if not folder.exists():
+            self._written.append(folder)
+        for path in (folder / MANIFEST, folder / REPORT):
+            if path.is_file() and not path.is_symlink():
+                self._replaced[path] = path.read_bytes()
+            elif not (path.exists() or path.is_symlink()):
+                self._written.append(path)
 
 
 def _keep_existing(ws: Workspace, dataset: Dataset) -> tuple[Dataset, str | None]:

@@ -328,5 +328,6 @@ def import_csv(
             unusable.add(unicodedata.normalize("NFC", entry.name))
     labels = {k: v for k, v in table.labels.items() if k not in unusable}
     table = LabelTable(labels, table.skipped, table.warnings)
-    feed_labelled(imp, table, dict(candidates), csv_name, f"not found under {root}")
-    return imp.finish(name or file_stem(csv_name))
+    with imp.undoing():  # a failure part-way removes the images this import stored
+        feed_labelled(imp, table, dict(candidates), csv_name, f"not found under {root}")
+        return imp.finish(name or file_stem(csv_name))

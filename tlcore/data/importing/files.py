@@ -67,8 +67,9 @@ def import_files(
             if k != zip_name:
                 imp.skip(k, f"not used: the archive {zip_name} was imported instead")
         src = io.BytesIO(bytes(zip_src)) if isinstance(zip_src, (bytes, bytearray, memoryview)) else Path(zip_src)
-        feed_zip(imp, src, zip_name)
-        return imp.finish(name or file_stem(zip_name))
+        with imp.undoing():  # a failure part-way removes the images this import stored
+            feed_zip(imp, src, zip_name)
+            return imp.finish(name or file_stem(zip_name))
     csvs = [(k, s) for k, s in useful if k.lower().endswith(CSV_SUFFIXES)]
     if csv_pair is None:
         if len(csvs) > 1:
@@ -82,8 +83,9 @@ def import_files(
     table = read_label_csv(read_csv_bytes(csv_pair[1], csv_name), csv_name, limits)
     images = {k: s for k, s in useful if k != csv_name}
     imp.source = csv_name
-    feed_labelled(imp, table, images, csv_name, "not in the upload")
-    return imp.finish(name or file_stem(csv_name))
+    with imp.undoing():
+        feed_labelled(imp, table, images, csv_name, "not in the upload")
+        return imp.finish(name or file_stem(csv_name))
 
 
 def _csv_pair(csv: tuple[str, FileSource] | FileSource | None) -> tuple[str, FileSource] | None:

@@ -93,20 +93,21 @@ def import_folder(
         inner = under(d, prefix)
         if inner and "/" not in inner:
             imp.class_folders.add(inner)
-    imp.start(len(rels))
-    for rel, (original, file_path) in zip(rels, listing.files):
-        imp.step()
-        nested = nested_archive_reason(rel)
-        if nested:
-            imp.skip(original, nested)
-        elif "/" not in rel:
-            imp.skip(original, "not inside a class folder")
-        else:
-            try:
-                fp = open_nofollow(file_path)
-            except OSError as e:
-                imp.skip(original, f"cannot be read ({e.strerror})")
-                continue
-            with fp:
-                imp.add_file(rel.split("/", 1)[0], original, fp)
-    return imp.finish(name or root.name or "dataset")
+    with imp.undoing():  # a failure part-way removes the images this import stored
+        imp.start(len(rels))
+        for rel, (original, file_path) in zip(rels, listing.files):
+            imp.step()
+            nested = nested_archive_reason(rel)
+            if nested:
+                imp.skip(original, nested)
+            elif "/" not in rel:
+                imp.skip(original, "not inside a class folder")
+            else:
+                try:
+                    fp = open_nofollow(file_path)
+                except OSError as e:
+                    imp.skip(original, f"cannot be read ({e.strerror})")
+                    continue
+                with fp:
+                    imp.add_file(rel.split("/", 1)[0], original, fp)
+        return imp.finish(name or root.name or "dataset")

@@ -65,7 +65,9 @@ def name_change_warning(raw: str, name: str) -> str | None:
 
 def dataset_name(raw: str) -> tuple[str, str | None]:
     """A clean dataset name (control and invisible characters dropped) and the warning if it changed."""
-    text = "".join(" " if ch.isspace() else ch for ch in raw if ch.isspace() or unicodedata.category(ch) not in _REFUSED)
+    text = "".join(
+        " " if ch.isspace() else ch for ch in raw if ch.isspace() or unicodedata.category(ch) not in _REFUSED
+    )
     if text == raw and not has_invisible(raw):
         return raw, None
     name = _visible(text) or "dataset"

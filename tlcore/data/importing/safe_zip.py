@@ -4,8 +4,8 @@ Refused outright (the whole archive, with a :class:`DatasetError` naming the ent
 entry names with ``..``, absolute or drive paths; more entries than ``max_files``; a declared
 uncompressed total above ``max_total_bytes``; an entry whose compression ratio exceeds ``max_ratio``
 (image entries are judged by the pixels their header declares instead: a mostly white scan is fine, a few
-pixels padded with megabytes are not); a member that turns out larger than it declared while reading. Skipped with a reason: symlinks,
-encrypted entries, duplicate names, nested archives, junk (``__MACOSX/``, ``._*``, dotfiles,
+pixels padded with megabytes are not); a member that turns out larger than it declared while reading. Skipped
+with a reason: symlinks, encrypted entries, duplicate names, nested archives, junk (``__MACOSX/``, ``._*``, dotfiles,
 ``.DS_Store``, ``Thumbs.db``; the rules live in :mod:`tlcore.data.importing.paths`).
 """
 
