@@ -306,7 +306,7 @@ def allocator_probe(mode: str, batch: int, images: int, spinning: bool = False, 
                     ) -> dict[str, Any]:
     """Run ``probe.py`` in a fresh process with the malloc environment ``mode`` needs; return its JSON.
 
-    OpenMP threads wait passively (as this process's ``import tlcore`` set up) unless ``spinning``, which gives the
+    OpenMP threads wait passively (as this process's ``tlcore.runtime.setup()`` set up) unless ``spinning``, which gives the
     OpenMP runtime's default instead. With ``busy``, another process keeps one core busy meanwhile.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "TLCORE_MALLOC_TUNING"}

@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=10)
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    import tlcore  # noqa: F401  first: tunes malloc before torch loads
+    import tlcore.runtime
+
+    tlcore.runtime.setup()  # first: tunes malloc before torch loads
     from benchmarks import cases
     from tlcore.evaluate.cv import cross_validate
     from tlcore.models.factory import create_backbone

@@ -7,7 +7,7 @@ Run by ``benchmarks/run.py`` (one fresh process per setting, since malloc settin
 Modes (the caller sets the environment to match):
 
 - ``off``: glibc defaults (caller passes ``TLCORE_MALLOC_TUNING=0`` and no ``MALLOC_*`` variables);
-- ``mallopt``: ``import tlcore`` before torch tunes malloc through ``mallopt`` (the app's and the CLI's route);
+- ``mallopt``: ``tlcore.runtime.setup()`` before torch tunes malloc through ``mallopt`` (the app's and the CLI's route);
 - ``env``: the ``MALLOC_*`` variables from ``allocator_env()`` (the job worker's route);
 - ``late``: torch first, then the same ``mallopt`` calls (what tlcore refuses to do; shown for the record).
 
@@ -47,8 +47,10 @@ def main(argv: list[str] | None = None) -> int:
                                                      (alloc._M_TRIM_THRESHOLD, alloc._THRESHOLD))]
         status = f"mallopt after torch import (returned {applied})"
     else:
-        import tlcore  # noqa: F401  first: tunes malloc (unless switched off) before torch loads
+        import tlcore.runtime
         from tlcore.runtime.allocator import allocator_status
+
+        tlcore.runtime.setup(args.threads)  # first: tunes malloc (unless switched off) before torch loads
 
         status = allocator_status()
 

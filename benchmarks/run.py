@@ -277,7 +277,7 @@ def render(r: dict[str, Any]) -> str:
                      f"({r['omp_busy_passive_images_per_s']:.1f} images/s passive, "
                      f"{r['omp_busy_spinning_images_per_s']:.1f} spinning)")
     lines += ["", "malloc (fresh process per row, bare backbone, images/s and page faults per image)"]
-    names = {"off": "glibc defaults", "mallopt": "mallopt at import tlcore (app, CLI)",
+    names = {"off": "glibc defaults", "mallopt": "mallopt in runtime.setup() (app, CLI)",
              "env": "MALLOC_* env vars (job worker)", "late": "mallopt after torch import"}
     for p in r["allocator_probes"]:
         label = f"  {names[p['mode']]}, batch {p['batch']}:"
