@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -132,3 +133,84 @@ def test_damaged_stored_image_is_named_and_rewritten_by_the_next_import(ws: Work
         assert image_hash(load_image(ws, h)) == h
     _, clean = import_folder(ws, folder)
     assert not any("damaged" in w for w in clean.warnings)
+
+
+# --- Manifests and reports read back are untrusted (issue 20): a damaged dataset is listed, named, never used ---
+
+def _manifest_edit(change):
+    def apply(folder: Path) -> None:
+        data = json.loads((folder / "manifest.json").read_text())
+        change(data)
+        (folder / "manifest.json").write_text(json.dumps(data))
+    return apply
+
+
+def _folder_to_file(folder: Path) -> None:
+    shutil.rmtree(folder)
+    folder.write_text("not a folder")
+
+
+def _manifest_to_folder(folder: Path) -> None:
+    (folder / "manifest.json").unlink()
+    (folder / "manifest.json").mkdir()
+
+
+MANIFEST_CORRUPTIONS = {
+    "truncated": (lambda f: (f / "manifest.json").write_bytes((f / "manifest.json").read_bytes()[:50]),
+                  "not valid JSON"),
+    "empty array": (lambda f: (f / "manifest.json").write_text("[]"), "holds a JSON list"),
+    "invalid utf-8": (lambda f: (f / "manifest.json").write_bytes(b'{"id": "\xff"}'), "not UTF-8"),
+    "no records": (_manifest_edit(lambda d: d.pop("records")), "has no 'records'"),
+    "classes is text": (_manifest_edit(lambda d: d.update(classes="blue,red")), "'classes' is not a list"),
+    "label is text": (_manifest_edit(lambda d: d["records"][0].update(label="0")), "record 0"),
+    "label out of range": (_manifest_edit(lambda d: d["records"][1].update(label=9)), "record 1"),
+    "created is text": (_manifest_edit(lambda d: d.update(created="yesterday")), "'created' is 'yesterday'"),
+    "record is a list": (_manifest_edit(lambda d: d["records"].__setitem__(0, [1, 2])), "record 0 is not an object"),
+    "another id": (_manifest_edit(lambda d: d.update(id="0" * 16)), "names another dataset"),
+    "manifest is a folder": (_manifest_to_folder, "is a folder, not a file"),
+    "manifest missing": (lambda f: (f / "manifest.json").unlink(), "manifest.json is missing"),
+    "folder is a file": (_folder_to_file, "is a file, not a dataset folder"),
+}
+
+
+@pytest.mark.parametrize("name", list(MANIFEST_CORRUPTIONS))
+def test_a_damaged_manifest_is_listed_as_damaged_and_refused_by_name(ws: Workspace, tmp_path: Path, name) -> None:
+    from tlcore.data.dataset import damaged_datasets
+
+    corrupt, reason = MANIFEST_CORRUPTIONS[name]
+    good, _ = import_folder(ws, class_folder(tmp_path / "a", {"red": shades(RED, 3), "blue": shades(BLUE, 3)}))
+    bad, _ = import_folder(ws, class_folder(tmp_path / "b", {"red": shades(RED, 2), "green": shades(GREEN, 2)}))
+    corrupt(ws.datasets / bad.id)
+    assert [d.id for d in list_datasets(ws)] == [good.id]
+    [damaged] = damaged_datasets(ws)
+    assert damaged.id == bad.id and not damaged.usable
+    assert damaged.reason.startswith(f"dataset {bad.id} is damaged: ") and reason in damaged.reason
+    if (ws.datasets / bad.id).is_dir() and (ws.datasets / bad.id / "manifest.json").exists():
+        with pytest.raises(DatasetError, match=f"dataset {bad.id} is damaged: ") as err:
+            load_dataset(ws, bad.id)
+        assert reason in str(err.value)
+    assert load_dataset(ws, good.id) == good
+    assert os.path.lexists(ws.datasets / bad.id)  # never deleted
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"{\"dataset_id\": ", "not valid JSON"),
+    (b"[]", "holds a JSON list"),
+    (b'{"imported": 3}', "has no 'dataset_id'"),
+    (None, "'class_counts' is not an object of counts"),
+    (b'{"dataset_id": "x", "imported": 1, "skipped": ["a.png"]}', "'skipped' is not a list"),
+])
+def test_a_damaged_report_is_named_and_the_dataset_still_loads(ws: Workspace, two_class_folder: Path, content,
+                                                                reason) -> None:
+    from tlcore.data.dataset import damaged_datasets
+
+    dataset, report = import_folder(ws, two_class_folder)
+    if content is None:  # a dict where a list of counts belongs: an AttributeError before
+        content = json.dumps({**report.to_dict(), "class_counts": [1, 2]}).encode()
+    (ws.datasets / dataset.id / "report.json").write_bytes(content)
+    with pytest.raises(DatasetError, match=f"dataset {dataset.id}: the import report report.json ") as err:
+        load_report(ws, dataset.id)
+    assert reason in str(err.value)
+    assert [d.id for d in list_datasets(ws)] == [dataset.id]
+    [damaged] = damaged_datasets(ws)
+    assert damaged.usable and reason in damaged.reason

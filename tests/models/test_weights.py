@@ -175,3 +175,24 @@ def test_user_files_that_are_not_weights(tmp_path: Path) -> None:
     torch.save([torch.zeros(1)], tmp_path / "list.pt")
     with pytest.raises(WeightsUnavailable, match="list.pt does not hold a state dict"):
         load_user_weights(tmp_path / "list.pt")
+
+
+def test_weights_bytes_hash_and_fit_checks(tmp_path):
+    from tlcore.models.weights import check_fits, file_sha256, sha256_hex, weights_bytes
+
+    state = _state()
+    data = weights_bytes(state, {"architecture": "timm/test_resnet"})
+    path = save_weights(tmp_path / "w.safetensors", state, {"architecture": "timm/test_resnet"})
+    assert path.read_bytes() == data and file_sha256(path) == sha256_hex(data)
+    check_fits(state, state, "w.safetensors")
+    with pytest.raises(WeightsUnavailable, match="w.safetensors does not fit .* tensor 'conv.bias' has shape \\[4\\], "
+                                                 "the model needs \\[5\\]"):
+        check_fits(state, {**state, "conv.bias": torch.zeros(5)}, "w.safetensors")
+    with pytest.raises(WeightsUnavailable, match="it lacks tensor 'head.weight'"):
+        check_fits(state, {**state, "head.weight": torch.zeros(1)}, "w.safetensors")
+    with pytest.raises(WeightsUnavailable, match="it holds tensor 'conv.bias' the model does not have"):
+        check_fits(state, {k: v for k, v in state.items() if k != "conv.bias"}, "w.safetensors")
+    with pytest.raises(WeightsUnavailable, match="tensor 'conv.weight' holds NaN or infinite values"):
+        check_fits({**state, "conv.weight": torch.full((4, 3, 3, 3), float("inf"))}, state, "w.safetensors")
+    with pytest.raises(WeightsUnavailable, match="cannot be read"):
+        file_sha256(tmp_path / "missing.safetensors")

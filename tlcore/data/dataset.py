@@ -24,8 +24,9 @@ from typing import Any, Iterable
 import numpy as np
 from PIL import Image
 
-from tlcore.atomic import atomic_write_json, read_json
+from tlcore.atomic import atomic_write_json
 from tlcore.data.images import CheckedImage, image_hash, to_rgb
+from tlcore.data.readback import DamagedDataset, manifest_problem, read_json_file, report_problem
 from tlcore.errors import DatasetError
 from tlcore.workspace import Workspace
 
@@ -35,7 +36,7 @@ MANIFEST = "manifest.json"
 REPORT = "report.json"
 MANIFEST_FORMAT = 1
 _ID_RE = re.compile(r"^[0-9a-f]{16}$")
-_HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+_HASH_RE = re.compile(r"^[0-9a-f]{64}$")  # the same pattern is checked in tlcore.data.readback
 _READ_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error, IndexError, TypeError)
 
 
@@ -113,15 +114,24 @@ class ImportReport:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ImportReport:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            ValueError: naming the first missing key or wrong type (the data is read back, so untrusted).
+        """
+        problem = report_problem(data)
+        if problem:
+            raise ValueError(problem)
+        skipped, warnings = data.get("skipped", []), data.get("warnings", [])
+        counts = data.get("class_counts", {})
         return cls(
             dataset_id=data["dataset_id"],
-            imported=int(data["imported"]),
-            skipped=tuple(Skipped(s["name"], s["reason"]) for s in data.get("skipped", [])),
-            warnings=tuple(data.get("warnings", [])),
-            class_counts={str(k): int(v) for k, v in data.get("class_counts", {}).items()},
-            junk=int(data.get("junk", 0)),
-            source=str(data.get("source", "")),
+            imported=data["imported"],
+            skipped=tuple(Skipped(x["name"], x["reason"]) for x in skipped),
+            warnings=tuple(warnings),
+            class_counts={str(k): v for k, v in counts.items()},
+            junk=data.get("junk", 0),
+            source=data.get("source", ""),
         )
 
 
@@ -156,20 +166,16 @@ def manifest_to_dict(dataset: Dataset) -> dict[str, Any]:
 
 
 def manifest_from_dict(data: dict[str, Any], where: str = "manifest") -> Dataset:
-    """Inverse of :func:`manifest_to_dict`; raises :class:`DatasetError` naming ``where`` if malformed."""
-    try:
-        classes = tuple(str(c) for c in data["classes"])
-        records = tuple(
-            ImageRecord(str(r["hash"]), int(r["label"]), str(r["source_name"]), int(r["width"]), int(r["height"]))
-            for r in data["records"]
-        )
-        dataset = Dataset(str(data["id"]), str(data["name"]), classes, records, float(data.get("created", 0.0)))
-    except (KeyError, TypeError, ValueError) as e:
-        raise DatasetError(f"{where} is malformed ({type(e).__name__}: {e})") from e
-    bad = [r for r in records if not 0 <= r.label < len(classes) or not _HASH_RE.match(r.hash)]
-    if bad:
-        raise DatasetError(f"{where} is malformed: record {bad[0].source_name!r} has a bad label or hash")
-    return dataset
+    """Inverse of :func:`manifest_to_dict`; raises :class:`DatasetError` naming ``where`` if malformed.
+
+    Nothing is coerced: a manifest is read back from disk, so every key must be there with its type.
+    """
+    problem = manifest_problem(data, MANIFEST_FORMAT)
+    if problem:
+        raise DatasetError(f"{where} is malformed: {problem}")
+    classes = data["classes"]
+    records = [ImageRecord(r["hash"], r["label"], r["source_name"], r["width"], r["height"]) for r in data["records"]]
+    return Dataset(data["id"], data["name"], tuple(classes), tuple(records), float(data.get("created", 0.0)))
 
 
 def save_dataset(ws: Workspace, dataset: Dataset) -> Path:
@@ -183,28 +189,59 @@ def has_dataset(ws: Workspace, dataset_id_: str) -> bool:
 
 
 def load_dataset(ws: Workspace, dataset_id: str) -> Dataset:
-    """Read a dataset's manifest; :class:`DatasetError` if there is none."""
+    """Read a dataset's manifest, checked.
+
+    Raises:
+        DatasetError: there is none, or it is unreadable or malformed; the message names the dataset and the file.
+    """
     path = dataset_dir(ws, dataset_id) / MANIFEST
-    if not path.is_file():
+    if not path.exists():
         raise DatasetError(f"no dataset {dataset_id} in workspace {ws.root} ({path} does not exist)")
-    try:
-        data = read_json(path)
-    except (OSError, ValueError) as e:
-        raise DatasetError(f"{path} cannot be read ({e})") from e
-    return manifest_from_dict(data, str(path))
+    data = read_json_file(path, f"dataset {dataset_id} is damaged: {MANIFEST}")
+    dataset = manifest_from_dict(data, f"dataset {dataset_id} is damaged: {path}")
+    if dataset.id != dataset_id:
+        raise DatasetError(f"dataset {dataset_id} is damaged: {path} names another dataset ({dataset.id[:40]!r})")
+    return dataset
+
+
+def scan_datasets(ws: Workspace) -> tuple[list[Dataset], list[DamagedDataset]]:
+    """The datasets that load (newest first) and the damaged ones (by id), reading every manifest and report.
+
+    A folder (or file) named like a dataset id whose manifest is missing, unreadable or malformed is damaged; a
+    dataset whose import report alone is unreadable is listed in both (``usable=True``). Nothing is deleted.
+    """
+    found, broken = [], []
+    for folder in sorted(ws.datasets.iterdir()):
+        if not _ID_RE.match(folder.name):
+            continue
+        try:
+            if not folder.is_dir():
+                raise DatasetError(f"dataset {folder.name} is damaged: {folder} is a file, not a dataset folder")
+            if not (folder / MANIFEST).exists():
+                raise DatasetError(f"dataset {folder.name} is damaged: {MANIFEST} is missing ({folder / MANIFEST})")
+            dataset = load_dataset(ws, folder.name)
+        except DatasetError as e:
+            log.warning("%s", e)
+            broken.append(DamagedDataset(folder.name, folder / MANIFEST, str(e)))
+            continue
+        found.append(dataset)
+        if os.path.lexists(folder / REPORT):
+            try:
+                load_report(ws, folder.name)
+            except DatasetError as e:
+                log.warning("%s", e)
+                broken.append(DamagedDataset(folder.name, folder / REPORT, str(e), usable=True))
+    return sorted(found, key=lambda d: (-d.created, d.name, d.id)), broken
 
 
 def list_datasets(ws: Workspace) -> list[Dataset]:
-    """All datasets in the workspace, newest first; unreadable manifests are logged and left out."""
-    found = []
-    for path in ws.datasets.glob(f"*/{MANIFEST}"):
-        if not _ID_RE.match(path.parent.name):
-            continue
-        try:
-            found.append(load_dataset(ws, path.parent.name))
-        except DatasetError as e:
-            log.warning("skipping dataset folder %s: %s", path.parent, e)
-    return sorted(found, key=lambda d: (-d.created, d.name, d.id))
+    """All datasets that load, newest first; damaged ones are left out (see :func:`damaged_datasets`)."""
+    return scan_datasets(ws)[0]
+
+
+def damaged_datasets(ws: Workspace) -> list[DamagedDataset]:
+    """Dataset folders whose manifest (or only the import report: ``usable``) cannot be read, with the reason."""
+    return scan_datasets(ws)[1]
 
 
 def save_report(ws: Workspace, report: ImportReport) -> Path:
@@ -213,14 +250,23 @@ def save_report(ws: Workspace, report: ImportReport) -> Path:
 
 
 def load_report(ws: Workspace, dataset_id: str) -> ImportReport:
-    """Read the import report of a dataset; :class:`DatasetError` if there is none."""
+    """Read the import report of a dataset, checked.
+
+    Raises:
+        DatasetError: there is none, or it is unreadable or malformed; the message names the dataset and the file.
+    """
     path = dataset_dir(ws, dataset_id) / REPORT
-    if not path.is_file():
+    if not path.exists():
         raise DatasetError(f"no import report for dataset {dataset_id} ({path} does not exist)")
+    what = f"dataset {dataset_id}: the import report {REPORT}"
+    data = read_json_file(path, what)
     try:
-        return ImportReport.from_dict(read_json(path))
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise DatasetError(f"{path} cannot be read ({e})") from e
+        report = ImportReport.from_dict(data)
+    except ValueError as e:
+        raise DatasetError(f"{what} is malformed: {e} ({path})") from None
+    if report.dataset_id != dataset_id:
+        raise DatasetError(f"{what} names another dataset ({report.dataset_id[:40]!r}); {path}")
+    return report
 
 
 def store_image(ws: Workspace, checked: CheckedImage, repaired: list[str] | None = None) -> Path:
@@ -304,10 +350,12 @@ def new_dataset(name: str, classes: tuple[str, ...], records: tuple[ImageRecord,
 
 
 __all__ = [
+    "DamagedDataset",
     "Dataset",
     "ImageRecord",
     "ImportReport",
     "Skipped",
+    "damaged_datasets",
     "dataset_id",
     "dataset_dir",
     "has_dataset",
@@ -319,6 +367,7 @@ __all__ = [
     "manifest_to_dict",
     "new_dataset",
     "save_dataset",
+    "scan_datasets",
     "save_report",
     "store_image",
     "stored_image_problem",

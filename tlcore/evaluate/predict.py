@@ -1,4 +1,7 @@
-"""Predictions from a trained model: probabilities for stored images, top-k classes for new ones."""
+"""Predictions from a trained model: probabilities for stored images, top-k classes for new ones.
+
+Probabilities that are not finite (damaged weights that slipped past the hash check) are refused, never shown.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from tlcore.data.loader import FEATURE_BATCH
-from tlcore.errors import DatasetError
+from tlcore.errors import DatasetError, TlcoreError
 from tlcore.models.inference import probs_from_batches
 
 if TYPE_CHECKING:
@@ -72,6 +75,10 @@ def predict_images(run: "LoadedRun", images: Sequence[ImageInput], names: Sequen
         return []
     batches = [torch.stack(tensors[i:i + FEATURE_BATCH]) for i in range(0, len(tensors), FEATURE_BATCH)]
     probs = probs_from_batches(run.model, batches, len(tensors))
+    bad = ~np.isfinite(probs).all(axis=1)
+    if bad.any():  # the second line of defence after the weights' hash: never print "nan%"
+        raise TlcoreError(f"run {run.id} gives no usable probabilities for {names[int(np.argmax(bad))]} (NaN or "
+                          "infinite values): its weights are damaged; train the run again")
     return top_k_predictions(probs, run.classes, names, top_k)
 
 

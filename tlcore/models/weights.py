@@ -9,6 +9,7 @@ imported or evaluated.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import pickle
@@ -51,6 +52,15 @@ def save_weights(path: str | Path, state_dict: dict[str, torch.Tensor], metadata
     Raises:
         UnsafeModelFile: ``metadata`` names an architecture (``backbone``/``architecture``) we do not know.
     """
+    return atomic_write_bytes(path, weights_bytes(state_dict, metadata))
+
+
+def weights_bytes(state_dict: dict[str, torch.Tensor], metadata: dict) -> bytes:
+    """The safetensors file :func:`save_weights` writes, as bytes (hash them with :func:`sha256_hex`).
+
+    Raises:
+        UnsafeModelFile: ``metadata`` names an architecture (``backbone``/``architecture``) we do not know.
+    """
     for key in ARCHITECTURE_KEYS:
         if key in metadata:
             validate_architecture(metadata[key])
@@ -63,8 +73,50 @@ def save_weights(path: str | Path, state_dict: dict[str, torch.Tensor], metadata
             t = t.clone()
         seen_storage.add(t.untyped_storage().data_ptr())
         tensors[name] = t
-    data = safetensors.torch.save(tensors, metadata={METADATA_KEY: json.dumps(metadata)})
-    return atomic_write_bytes(path, data)
+    return safetensors.torch.save(tensors, metadata={METADATA_KEY: json.dumps(metadata)})
+
+
+def sha256_hex(data: bytes) -> str:
+    """The sha256 hex digest of ``data`` (what a run records of its weights file)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 hex digest of a file's bytes, read in blocks.
+
+    Raises:
+        WeightsUnavailable: the file is missing or unreadable.
+    """
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as e:
+        raise WeightsUnavailable(f"Weights file {Path(path).name} cannot be read ({e.strerror or e}).") from e
+    return digest.hexdigest()
+
+
+def check_fits(state_dict: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], name: str) -> None:
+    """Check that ``state_dict`` has exactly the tensor names and shapes of ``expected`` (a model's state dict), and
+    only finite values, before ``load_state_dict`` is asked to take it.
+
+    Raises:
+        WeightsUnavailable: naming the file ``name``, the first tensor and the problem.
+    """
+    missing = [k for k in expected if k not in state_dict]
+    extra = [k for k in state_dict if k not in expected]
+    if missing or extra:
+        what = f"lacks tensor {missing[0]!r}" if missing else f"holds tensor {extra[0]!r} the model does not have"
+        raise WeightsUnavailable(f"Weights file {name} does not fit the model its metadata describes: it {what} "
+                                 f"({len(missing)} missing, {len(extra)} unexpected).")
+    for key, tensor in state_dict.items():
+        want = tuple(expected[key].shape)
+        if tuple(tensor.shape) != want:
+            raise WeightsUnavailable(f"Weights file {name} does not fit the model its metadata describes: tensor "
+                                     f"{key!r} has shape {list(tensor.shape)}, the model needs {list(want)}.")
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise WeightsUnavailable(f"Weights file {name} is damaged: tensor {key!r} holds NaN or infinite values.")
 
 
 def load_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
@@ -130,12 +182,13 @@ def load_user_weights(path: str | Path) -> dict[str, torch.Tensor]:
 
 def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     if not path.is_file():
-        raise WeightsUnavailable(f"Weights file {path} does not exist.")
+        problem = "is not a regular file" if path.exists() else "does not exist"
+        raise WeightsUnavailable(f"Weights file {path} {problem}.")
     try:
         with safetensors.safe_open(str(path), framework="pt", device="cpu") as f:
             raw = f.metadata() or {}
             state = {k: f.get_tensor(k) for k in f.keys()}
-    except (safetensors.SafetensorError, OSError, ValueError) as e:
+    except (safetensors.SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise WeightsUnavailable(f"Weights file {path.name} is not a valid safetensors file ({e}).") from e
     return state, raw
 
