@@ -75,3 +75,25 @@ def test_report_writes_a_self_contained_file(main, saved_run, tmp_path, capsys):
     assert "<section id='confusion'>" in out.read_text(encoding="utf-8")
     assert main("report", "--run", run_id, "--out", str(tmp_path / "r.pdf")) == 1
     assert "give a name ending in .html" in capsys.readouterr().err
+
+
+def test_explain_out_at_an_existing_file_is_refused_naming_it(main, saved_run, tmp_path, capsys):
+    ws, dataset, run_id = saved_run
+    images = _image_files(ws, dataset, tmp_path, n=1)
+    taken = tmp_path / "notes.txt"
+    taken.write_text("keep me")
+    assert main("explain", "--run", run_id, "--method", "saliency", "--no-sanity", "--out", str(taken), *images) == 1
+    err = capsys.readouterr().err
+    assert f"--out {taken}: is a file" in err and "Traceback" not in err
+    assert taken.read_text() == "keep me"
+    assert main("explain", "--run", run_id, "--method", "saliency", "--no-sanity", "--out", str(taken / "sub"),
+                *images) == 1
+    assert str(taken) in capsys.readouterr().err
+
+
+def test_report_out_at_an_existing_folder_is_refused_naming_it(main, saved_run, tmp_path, capsys):
+    _, _, run_id = saved_run
+    folder = tmp_path / "review.html"
+    folder.mkdir()
+    assert main("report", "--run", run_id, "--out", str(folder), "--methods", "gradcam") == 1
+    assert f"--out {folder}: is a folder" in capsys.readouterr().err

@@ -127,3 +127,78 @@ def test_help_runs_datasets_show_delete_never_import_torch(ws, dataset):
     report = json.loads(result.stdout)
     assert set(report["codes"].values()) == {0}, report["codes"]
     assert {argv: mods for argv, mods in report["heavy"].items() if mods} == {}
+
+
+# The workspace: read-only commands create nothing; bad places are refused with a message naming them
+
+READERS = [["show", "--run", "r"], ["delete", "--run", "r"], ["evaluate", "--run", "r"],
+           ["predict", "--run", "r", __file__], ["report", "--run", "r", "--out", "r.html"],
+           ["explain", "--run", "r", "--method", "gradcam", "--out", "o", __file__]]
+
+
+def _main(argv, capsys) -> tuple[int, str, str]:
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("argv", READERS, ids=lambda a: a[0])
+def test_a_read_only_command_at_a_missing_workspace_says_so_and_creates_nothing(argv, tmp_path, capsys):
+    missing = tmp_path / "no" / "such" / "ws"
+    code, _, err = _main([*argv, "--workspace", str(missing)], capsys)
+    assert code == 1 and f"no workspace at {missing}" in err
+    assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize("command, key", [("datasets", "datasets"), ("runs", "runs")])
+def test_listing_a_missing_workspace_lists_nothing_clearly_and_creates_nothing(command, key, tmp_path, capsys):
+    missing = tmp_path / "no" / "ws"
+    code, out, err = _main([command, "--workspace", str(missing)], capsys)
+    assert code == 0 and out == "" and f"no workspace at {missing}" in err
+    code, out, _ = _main([command, "--json", "--workspace", str(missing)], capsys)
+    assert code == 0 and json.loads(out)[key] == [] and not json.loads(out).get("damaged")
+    assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.slow  # walks the backbone catalogue
+def test_backbones_needs_no_workspace_and_creates_none(tmp_path, capsys):
+    code, out, _ = _main(["backbones", "--workspace", str(tmp_path / "no")], capsys)
+    assert code == 0 and "efficientnet_lite0" in out and not (tmp_path / "no").exists()
+
+
+def test_import_creates_the_workspace(tmp_path, images, capsys):
+    ws = tmp_path / "new" / "ws"
+    code, out, _ = _main(["import", str(images), "--workspace", str(ws)], capsys)
+    assert code == 0 and len(out.strip()) == 16 and (ws / "datasets").is_dir()
+
+
+@pytest.mark.parametrize("argv", [["datasets"], ["runs"], ["import", "demo"], ["show", "--run", "r"]],
+                         ids=lambda a: a[0])
+def test_a_workspace_that_is_a_file_is_refused_by_name(argv, tmp_path, capsys):
+    file = tmp_path / "notes.txt"
+    file.write_text("not a folder")
+    code, _, err = _main([*argv, "--workspace", str(file)], capsys)
+    assert code == 1 and f"{file}: is a file" in err
+    assert file.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("argv", [["datasets"], ["import", "demo"], ["runs", "--json"]], ids=lambda a: a[0])
+def test_an_empty_workspace_path_is_refused_and_nothing_appears_in_the_current_folder(argv, tmp_path, monkeypatch,
+                                                                                         capsys):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = _main([*argv, "--workspace", ""], capsys)
+    assert code == 1 and "--workspace is empty" in err
+    monkeypatch.setenv("TLCORE_WORKSPACE", "")
+    code, _, err = _main(argv, capsys)
+    assert code == 1 and "TLCORE_WORKSPACE is set but empty" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_read_only_workspace_is_refused_for_writing_and_still_read(read_only_folder, images, capsys):
+    code, _, err = _main(["import", str(images), "--workspace", str(read_only_folder)], capsys)
+    assert code == 1 and str(read_only_folder) in err and ("not writable" in err or "cannot create" in err)
+    code, _, err = _main(["delete", "--run", "r", "--workspace", str(read_only_folder)], capsys)
+    assert code == 1 and str(read_only_folder) in err
+    code, out, err = _main(["datasets", "--json", "--workspace", str(read_only_folder)], capsys)
+    assert code == 0 and json.loads(out)["datasets"] == []

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-from tlcore.cli.common import add_command
+from tlcore.cli.common import CREATES, IGNORES, LISTS, add_command, say
 from tlcore.errors import TlcoreError
 from tlcore.workspace import Workspace
 
@@ -29,27 +28,36 @@ def cmd_import(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
            "skipped": [{"name": s.name, "reason": s.reason} for s in report.skipped],
            "warnings": list(report.warnings)}
     if not args.json:
-        print(dataset.id)
-        print(f"  {dataset.name}: {len(dataset.records)} images in {len(dataset.classes)} classes", file=sys.stderr)
+        say(dataset.id)
+        say(f"  {dataset.name}: {len(dataset.records)} images in {len(dataset.classes)} classes", err=True)
         for s in report.skipped:
-            print(f"  skipped {s.name}: {s.reason}", file=sys.stderr)
+            say(f"  skipped {s.name}: {s.reason}", err=True)
         for w in report.warnings:
-            print(f"  warning: {w}", file=sys.stderr)
+            say(f"  warning: {w}", err=True)
     return out
 
 
 def cmd_datasets(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     """List imported datasets."""
     from tlcore.data import list_datasets
+    from tlcore.data.dataset import damaged_datasets
 
+    if not ws.exists():
+        say(f"no workspace at {ws.root} yet, so no datasets: `python -m tlcore import demo` creates it", err=True)
+        return {"datasets": [], "damaged": []}
     rows = [{"dataset_id": d.id, "name": d.name, "images": len(d.records), "classes": len(d.classes)}
-            for d in list_datasets(ws)]
+            for d in (list_datasets(ws) if ws.datasets.is_dir() else ())]
     if not args.json:
         for r in rows:
-            print(f"{r['dataset_id']}  {r['images']:>6} images  {r['classes']:>3} classes  {r['name']}")
+            say(f"{r['dataset_id']}  {r['images']:>6} images  {r['classes']:>3} classes  {r['name']}")
         if not rows:
-            print("no datasets yet: try `python -m tlcore import demo`", file=sys.stderr)
-    return {"datasets": rows}
+            say("no datasets yet: try `python -m tlcore import demo`", err=True)
+    damaged = [{"dataset_id": d.id, "path": str(d.path), "reason": d.reason, "usable": d.usable}
+               for d in (damaged_datasets(ws) if ws.datasets.is_dir() else ())]  # listed, never deleted
+    if not args.json:
+        for d in damaged:
+            say(f"damaged: {d['reason']}", err=True)
+    return {"datasets": rows, "damaged": damaged}
 
 
 def cmd_backbones(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
@@ -61,15 +69,16 @@ def cmd_backbones(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     if not args.json:
         for r in rows:
             where = "offline" if r["offline"] else "needs download"
-            print(f"{r['name']:<40} {r['input_size']:>4}px {r['params'] / 1e6:>7.1f}M  {where}")
+            say(f"{r['name']:<40} {r['input_size']:>4}px {r['params'] / 1e6:>7.1f}M  {where}")
     return {"backbones": rows}
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add the ``import``, ``datasets`` and ``backbones`` subcommands."""
     p = add_command(sub, common, "import", cmd_import, "import a dataset from a folder of class folders, a .zip, "
-                                                       "a .csv of labels, or the built-in demo; prints the dataset id")
+                                                       "a .csv of labels, or the built-in demo; prints the dataset id",
+                    workspace=CREATES)
     p.add_argument("source", help="'demo', a folder, a .zip file, or a .csv (file name, label) beside the images")
     p.add_argument("--name", help="dataset name (default: the folder or file name)")
-    add_command(sub, common, "datasets", cmd_datasets, "list imported datasets")
-    add_command(sub, common, "backbones", cmd_backbones, "list the backbones on offer")
+    add_command(sub, common, "datasets", cmd_datasets, "list imported datasets", workspace=LISTS)
+    add_command(sub, common, "backbones", cmd_backbones, "list the backbones on offer", workspace=IGNORES)

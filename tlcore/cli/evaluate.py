@@ -8,13 +8,26 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from typing import Any
 
-from tlcore.cli.common import SUMMARY_METRICS, StderrProgress, add_command, add_train_options, build_train_config
-from tlcore.errors import TlcoreError
+from tlcore.cli.common import (
+    CREATES,
+    SUMMARY_METRICS,
+    StderrProgress,
+    add_command,
+    add_train_options,
+    build_train_config,
+    number_list,
+    say,
+    whole,
+)
 from tlcore.evaluate.choices import CHOICES
+from tlcore.train.config import TRAIN_LIMITS
+from tlcore.train.strategies import Limit
 from tlcore.workspace import Workspace
+
+FOLDS = Limit(2, integer=True)  # k-fold needs two folds at least (the data decides how many it can have)
+FRACTIONS = Limit(0, 1, low_open=True)  # shares of a fold's training part
 
 
 def _scratch_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -53,14 +66,14 @@ def cmd_cv(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     run_id = save_evaluation(ws, result, args.label or "")
     out = summarize_evaluation(get_run(ws, run_id))
     if not args.json:
-        print(run_id)
+        say(run_id)
         for row in out["fold_metrics"]:
-            print(f"  fold {row['fold']}: accuracy {row['accuracy']:.4f}, balanced accuracy "
-                  f"{row['balanced_accuracy']:.4f}, macro F1 {row['macro_f1']:.4f} on {row['n_test']} images "
-                  f"({row['seconds']:.1f}s)", file=sys.stderr)
+            say(f"  fold {row['fold']}: accuracy {row['accuracy']:.4f}, balanced accuracy "
+                f"{row['balanced_accuracy']:.4f}, macro F1 {row['macro_f1']:.4f} on {row['n_test']} images "
+                f"({row['seconds']:.1f}s)", err=True)
         for metric in SUMMARY_METRICS:
-            print(f"  {metric}: {_fmt_summary(out['summary'], metric)}", file=sys.stderr)
-        print(f"  {result.k} folds in {result.result.seconds:.1f}s", file=sys.stderr)
+            say(f"  {metric}: {_fmt_summary(out['summary'], metric)}", err=True)
+        say(f"  {result.k} folds in {result.result.seconds:.1f}s", err=True)
     return out
 
 
@@ -79,14 +92,14 @@ def cmd_compare(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     run_id = save_evaluation(ws, result, args.label or "")
     out = summarize_evaluation(get_run(ws, run_id))
     if not args.json:
-        print(run_id)
+        say(run_id)
         for row in out["rows"]:
             star = "*" if row["best"] else " "
-            print(f" {star}{row['label']:<34} {args.metric} {row[args.metric]:.4f} ± {row[args.metric + '_ci']:.4f}"
-                  f"  {row['seconds']:>8.1f}s  {row['trainable_params']:>11,} trainable", file=sys.stderr)
-        print(f"  {out['verdict']['text']}", file=sys.stderr)
+            say(f" {star}{row['label']:<34} {args.metric} {row[args.metric]:.4f} ± {row[args.metric + '_ci']:.4f}"
+                f"  {row['seconds']:>8.1f}s  {row['trainable_params']:>11,} trainable", err=True)
+        say(f"  {out['verdict']['text']}", err=True)
         if out["verdict"]["transfer_text"]:
-            print(f"  {out['verdict']['transfer_text']}", file=sys.stderr)
+            say(f"  {out['verdict']['transfer_text']}", err=True)
     return out
 
 
@@ -97,10 +110,7 @@ def cmd_curve(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     from tlcore.evaluate.records import save_evaluation, summarize_evaluation
     from tlcore.runs.records import get_run
 
-    try:
-        fractions = [float(f) for f in args.fractions.split(",") if f.strip()]
-    except ValueError:
-        raise TlcoreError(f"--fractions must be numbers separated by commas (got {args.fractions!r})") from None
+    fractions = args.fractions  # checked by argparse: numbers in (0, 1]
     config = build_train_config(args)
     dataset = load_dataset(ws, args.dataset)
     result = data_efficiency_curve(ws, dataset, config, args.strategies.split(","), fractions, args.folds,
@@ -109,15 +119,15 @@ def cmd_curve(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     run_id = save_evaluation(ws, result, args.label or "")
     out = summarize_evaluation(get_run(ws, run_id))
     if not args.json:
-        print(run_id)
+        say(run_id)
         for p in out["points"]:
-            print(f"  {p['label']:<34} {p['fraction']:>5.0%} ({p['images_per_class']:>7.1f} per class): "
-                  f"{args.metric} {p['mean']:.4f} ± {p['std']:.4f}", file=sys.stderr)
+            say(f"  {p['label']:<34} {p['fraction']:>5.0%} ({p['images_per_class']:>7.1f} per class): "
+                f"{args.metric} {p['mean']:.4f} ± {p['std']:.4f}", err=True)
     return out
 
 
 def _add_fold_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--folds", type=int, default=5, help="number of folds k (default 5)")
+    p.add_argument("--folds", type=whole(FOLDS), default=5, help="number of folds k, 2 or more (default 5)")
     p.add_argument("--reuse-folds", metavar="RUN", help="reuse the folds saved with this cv/compare/curve run")
     p.add_argument("--label", help="a note to remember the run by")
 
@@ -129,30 +139,32 @@ def _add_multi_options(p: argparse.ArgumentParser, default: str) -> None:
     p.add_argument("--strategy", default="feature-extraction", help=argparse.SUPPRESS)
     p.add_argument("--metric", default="accuracy", choices=SUMMARY_METRICS,
                    help="what 'best' means (accuracy)")
-    p.add_argument("--scratch-epochs", type=int, help="epochs for from-scratch only (default: --epochs)")
-    p.add_argument("--scratch-image-size", type=int,
+    p.add_argument("--scratch-epochs", type=whole(TRAIN_LIMITS["epochs"]),
+                   help="epochs for from-scratch only (default: --epochs)")
+    p.add_argument("--scratch-image-size", type=whole(TRAIN_LIMITS["image_size"]),
                    help="input size in px for from-scratch only (default: --image-size)")
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add the ``cv``, ``compare`` and ``curve`` subcommands."""
     p = add_command(sub, common, "cv", cmd_cv,
-                    "stratified k-fold cross-validation of one strategy (per-fold metrics, mean ± std, 95% CI)")
+                    "stratified k-fold cross-validation of one strategy (per-fold metrics, mean ± std, 95% CI)",
+                    workspace=CREATES)
     add_train_options(p)
     _add_fold_options(p)
 
     p = add_command(sub, common, "compare", cmd_compare,
                     "compare strategies (and a raw-pixel baseline) on the same folds and seeds",
-                    conflict_handler="resolve")
+                    workspace=CREATES, conflict_handler="resolve")
     add_train_options(p)
     _add_fold_options(p)
     _add_multi_options(p, "feature-extraction,scratch,pixels")
 
     p = add_command(sub, common, "curve", cmd_curve,
                     "data-efficiency curve: the metric against training images per class, with the spread over folds",
-                    conflict_handler="resolve")
+                    workspace=CREATES, conflict_handler="resolve")
     add_train_options(p)
     _add_fold_options(p)
     _add_multi_options(p, "feature-extraction,scratch,pixels")
-    p.add_argument("--fractions", default="0.1,0.25,0.5,1",
+    p.add_argument("--fractions", type=number_list(FRACTIONS), default="0.1,0.25,0.5,1",
                    help="shares of each fold's training part (0.1,0.25,0.5,1)")

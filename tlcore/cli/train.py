@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 from tlcore.cli.common import (
+    CREATES,
     StderrProgress,
     add_command,
     add_train_options,
     build_train_config,
     require_files,
+    say,
     summarize_run,
+    whole,
 )
+from tlcore.train.strategies import Limit
 from tlcore.workspace import Workspace
 
 
@@ -32,10 +35,10 @@ def cmd_train(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     out = summarize_run(get_run(ws, run_id))
     if not args.json:
         m = result.test_metrics
-        print(run_id)
-        print(f"  test accuracy {m['accuracy']:.4f}, balanced accuracy {m['balanced_accuracy']:.4f}, "
-              f"macro F1 {m['macro_f1']:.4f} on {m['n']} images; {result.timings['total']:.1f}s "
-              f"(inputs: {result.cache_mode})", file=sys.stderr)
+        say(run_id)
+        say(f"  test accuracy {m['accuracy']:.4f}, balanced accuracy {m['balanced_accuracy']:.4f}, "
+            f"macro F1 {m['macro_f1']:.4f} on {m['n']} images; {result.timings['total']:.1f}s "
+            f"(inputs: {result.cache_mode})", err=True)
     return out
 
 
@@ -59,9 +62,9 @@ def cmd_evaluate(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     identical = bool(same_shape and np.array_equal(probs, run.test_probs))
     max_diff = float(np.abs(probs - run.test_probs).max()) if same_shape and probs.size else 0.0
     if not args.json:
-        print(f"{args.run}: test accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f} "
-              f"on {metrics['n']} images; predictions {'identical to' if identical else 'differ from'} the "
-              f"recorded ones (max difference {max_diff:.2e})")
+        say(f"{args.run}: test accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f} "
+            f"on {metrics['n']} images; predictions {'identical to' if identical else 'differ from'} the "
+            f"recorded ones (max difference {max_diff:.2e})")
     return {"run_id": args.run, "test_metrics": metrics, "identical_to_recorded": identical,
             "max_abs_difference": max_diff}
 
@@ -78,13 +81,14 @@ def cmd_predict(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
     if not args.json:
         for p in predictions:
             tops = ", ".join(f"{c} {pr:.1%}" for c, pr in p.top)
-            print(f"{p.name}: {tops}")
+            say(f"{p.name}: {tops}")
     return {"run_id": args.run, "predictions": rows}
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add the ``train``, ``evaluate`` and ``predict`` subcommands."""
-    p = add_command(sub, common, "train", cmd_train, "train a model on a dataset and record the run")
+    p = add_command(sub, common, "train", cmd_train, "train a model on a dataset and record the run",
+                    workspace=CREATES)
     add_train_options(p)
     p.add_argument("--label", help="a note to remember the run by")
     p = add_command(sub, common, "evaluate", cmd_evaluate,
@@ -92,5 +96,5 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--run", required=True, help="run id")
     p = add_command(sub, common, "predict", cmd_predict, "top-k classes for new images with a saved run")
     p.add_argument("--run", required=True, help="run id")
-    p.add_argument("--top-k", type=int, default=3, help="how many classes to show per image (3)")
+    p.add_argument("--top-k", type=whole(Limit(1)), default=3, help="how many classes to show per image (3)")
     p.add_argument("images", nargs="+", help="image files")

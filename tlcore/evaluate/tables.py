@@ -6,19 +6,18 @@ Torch-free; pandas is imported inside the functions. Each function reads a recor
 
 from __future__ import annotations
 
-import io
 from typing import Any, Callable, Mapping
 
 from tlcore.evaluate.statistics import METRICS
+from tlcore.safe_text import csv_text
 
 
 def _csv(frame: Any) -> str:
-    """A DataFrame (or a list of row dicts) as CSV text, without the index."""
+    """A DataFrame (or a list of row dicts) as CSV text, without the index, every cell safe to open in a spreadsheet
+    (:func:`tlcore.safe_text.csv_text`: a label such as ``=HYPERLINK(...)`` is written as text)."""
     import pandas as pd
 
-    out = io.StringIO()
-    (frame if isinstance(frame, pd.DataFrame) else pd.DataFrame(frame)).to_csv(out, index=False)
-    return out.getvalue()
+    return csv_text(frame if isinstance(frame, pd.DataFrame) else pd.DataFrame(frame))
 
 
 def fold_frame(block: Mapping[str, Any]):

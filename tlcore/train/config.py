@@ -13,9 +13,39 @@ from tlcore.errors import TlcoreError
 from tlcore.models.registry import DEFAULT_BACKBONE, random_init_only
 from tlcore.train.caches import DEFAULT_MEMORY_LIMIT
 from tlcore.train.schedules import SCHEDULES
-from tlcore.train.strategies import StrategyConfig, uses_pretrained
+from tlcore.train.strategies import (
+    STRATEGY_LIMITS,
+    Limit,
+    SettingError,
+    StrategyConfig,
+    check_limits,
+    uses_pretrained,
+)
 
 MONITORS = ("val_loss", "val_accuracy", "val_balanced_accuracy")
+MIN_IMAGE_SIZE = 16  # px: below this no backbone's downsampling leaves anything to look at
+MAX_IMAGE_SIZE = 4096  # px: above this one image's activations no longer fit in memory
+
+# The numeric settings of TrainConfig and their ranges (the CLI's --epochs, --batch-size, ... read these).
+TRAIN_LIMITS: dict[str, Limit] = {
+    "epochs": Limit(1, 100_000, integer=True),
+    "batch_size": Limit(2, 65_536, integer=True),
+    "weight_decay": Limit(0, 10),
+    "label_smoothing": Limit(0, 1, high_open=True),
+    "patience": Limit(0, integer=True),
+    "aug_views": Limit(1, 64, integer=True),
+    "memory_limit": Limit(0, integer=True),
+    "val_fraction": Limit(0, 1, high_open=True),
+    "test_fraction": Limit(0, 1, high_open=True),
+    "seed": Limit(0, 2**32 - 1, integer=True),
+    "image_size": Limit(MIN_IMAGE_SIZE, MAX_IMAGE_SIZE, integer=True),  # None (the backbone's own) is fine too
+}
+# The numeric settings of AugmentConfig (checked as ``augment.<name>``; the CLI's --rotation, ... read these).
+AUGMENT_LIMITS: dict[str, Limit] = {
+    "rotation": Limit(0, 180),
+    "scale_min": Limit(0, 1, low_open=True),
+    "color": Limit(0, 1),
+}
 
 
 @dataclass(frozen=True)
@@ -43,19 +73,21 @@ class TrainConfig:
     image_size: int | None = None  # None = the backbone's own input size
 
     def check(self) -> None:
-        """Raise :class:`TlcoreError` naming the first setting that can't work."""
-        if self.epochs < 1:
-            raise TlcoreError(f"epochs must be at least 1 (got {self.epochs})")
-        if self.batch_size < 2:
-            raise TlcoreError(f"batch size must be at least 2 (got {self.batch_size})")
+        """Raise :class:`~tlcore.train.strategies.SettingError` (a :class:`TlcoreError`) naming the first setting
+        that can't work: out of its range in :data:`TRAIN_LIMITS`, :data:`AUGMENT_LIMITS` or the strategy's own, NaN
+        or infinite, an unknown schedule or monitor, or validation and test fractions that leave nothing to train."""
+        if not isinstance(self.strategy, StrategyConfig) or not isinstance(self.augment, AugmentConfig):
+            raise SettingError("Settings 'strategy' and 'augment' must be a StrategyConfig and an AugmentConfig.")
+        check_limits(self, TRAIN_LIMITS)
+        check_limits(self.augment, AUGMENT_LIMITS, prefix="augment.")
+        check_limits(self.strategy, STRATEGY_LIMITS, prefix="strategy.")
         if self.schedule not in SCHEDULES:
-            raise TlcoreError(f"schedule must be one of {', '.join(SCHEDULES)} (got {self.schedule!r})")
+            raise SettingError(f"Setting 'schedule' is {self.schedule!r}; use one of {', '.join(SCHEDULES)}.")
         if self.monitor not in MONITORS:
-            raise TlcoreError(f"monitor must be one of {', '.join(MONITORS)} (got {self.monitor!r})")
-        if self.aug_views < 1:
-            raise TlcoreError(f"augmentation views must be at least 1 (got {self.aug_views})")
-        if self.strategy.head_lr <= 0:
-            raise TlcoreError(f"head learning rate must be positive (got {self.strategy.head_lr})")
+            raise SettingError(f"Setting 'monitor' is {self.monitor!r}; use one of {', '.join(MONITORS)}.")
+        if self.val_fraction + self.test_fraction >= 1:
+            raise SettingError(f"Settings 'val_fraction' + 'test_fraction' are {self.val_fraction} + "
+                               f"{self.test_fraction}; together they must stay below 1 to leave images to train on.")
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

@@ -16,13 +16,90 @@ Each strategy is one row of :data:`CATALOGUE` (a :class:`Strategy`); :data:`STRA
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
+from tlcore.errors import TlcoreError
 from tlcore.models.registry import HEADS
 
 if TYPE_CHECKING:
     from tlcore.models.transfer import TransferModel
+
+
+class SettingError(TlcoreError, ValueError):
+    """A training setting is unknown or out of range; the message names the setting and what it must be."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The range a numeric setting must be in: finite, between ``low`` and ``high`` (``None``: no bound), each end
+    open or closed, a whole number when ``integer``. The configs check their fields with it and the CLI its options,
+    so the app, jobs and the command line refuse the same values with the same words."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False  # the value must be above low, not equal to it
+    high_open: bool = False  # the value must be below high
+    integer: bool = False
+
+    def describe(self) -> str:
+        """What the value must be, e.g. ``"in [0, 1)"``, ``"at least 16"``, ``"a whole number in [1, 64]"``."""
+        what = "a whole number " if self.integer else ""
+        if self.low is not None and self.high is not None:
+            return (f"{what}in {'(' if self.low_open else '['}{_show(self.low)}, {_show(self.high)}"
+                    f"{')' if self.high_open else ']'}")
+        if self.low is not None:
+            return f"{what}{'above' if self.low_open else 'at least'} {_show(self.low)}"
+        if self.high is not None:
+            return f"{what}{'below' if self.high_open else 'at most'} {_show(self.high)}"
+        return "a whole number" if self.integer else "a finite number"
+
+    def problem(self, value: object) -> str | None:
+        """``None`` when ``value`` is allowed, else ``"must be <describe()>"`` (NaN, infinities and booleans never are)."""
+        kind_ok = isinstance(value, numbers.Integral if self.integer else numbers.Real) and not isinstance(value, bool)
+        if not kind_ok or not math.isfinite(float(value)):  # type: ignore[arg-type]
+            return f"must be {self.describe()}"
+        v = float(value)  # type: ignore[arg-type]
+        if self.low is not None and (v < self.low or (self.low_open and v == self.low)):
+            return f"must be {self.describe()}"
+        if self.high is not None and (v > self.high or (self.high_open and v == self.high)):
+            return f"must be {self.describe()}"
+        return None
+
+
+def _show(bound: float) -> str:
+    return f"{bound:g}" if isinstance(bound, float) else str(bound)
+
+
+def check_limits(config: object, limits: dict[str, Limit], prefix: str = "") -> None:
+    """Raise :class:`SettingError` for the first field of ``config`` named in ``limits`` that is out of its range.
+
+    The message reads ``"Setting 'dropout' is 2.0; it must be in [0, 1)."`` (``prefix`` names a nested config,
+    e.g. ``"augment."``).
+    """
+    for name, limit in limits.items():
+        value = getattr(config, name)
+        if value is None and name in NULLABLE:
+            continue
+        problem = limit.problem(value)
+        if problem:
+            raise SettingError(f"Setting '{prefix}{name}' is {value!r}; it {problem}.")
+
+
+NULLABLE = frozenset({"image_size"})  # settings where None means "the default" (checked only when given)
+
+# The numeric settings of StrategyConfig and their ranges (the CLI's --fine-tune-groups, --lr, ... read these).
+STRATEGY_LIMITS: dict[str, Limit] = {
+    "fine_tune_groups": Limit(0, integer=True),
+    "unfreeze_every": Limit(1, integer=True),
+    "head_lr": Limit(0, 10, low_open=True),
+    "backbone_lr_ratio": Limit(0, 1, low_open=True),
+    "lr_decay": Limit(0, 1, low_open=True),
+    "hidden": Limit(1, 65536, integer=True),
+    "dropout": Limit(0, 1, high_open=True),
+}
 
 
 @dataclass(frozen=True)
@@ -40,24 +117,12 @@ class StrategyConfig:
     dropout: float = 0.2               # head dropout
 
     def __post_init__(self) -> None:
+        """Raise :class:`SettingError` (a ``ValueError``) naming the first setting that can't work."""
         if self.name not in CATALOGUE:
-            raise ValueError(f"Strategy {self.name!r} is unknown; use one of {', '.join(STRATEGIES)}.")
-        if self.fine_tune_groups < 0:
-            raise ValueError(f"Setting 'fine_tune_groups' is {self.fine_tune_groups}; it must be 0 or more.")
-        if self.unfreeze_every < 1:
-            raise ValueError(f"Setting 'unfreeze_every' is {self.unfreeze_every}; it must be 1 or more epochs.")
-        if not self.head_lr > 0:
-            raise ValueError(f"Setting 'head_lr' is {self.head_lr}; it must be positive.")
-        if not 0 < self.backbone_lr_ratio <= 1:
-            raise ValueError(f"Setting 'backbone_lr_ratio' is {self.backbone_lr_ratio}; it must be in (0, 1].")
-        if not 0 < self.lr_decay <= 1:
-            raise ValueError(f"Setting 'lr_decay' is {self.lr_decay}; it must be in (0, 1].")
+            raise SettingError(f"Strategy {self.name!r} is unknown; use one of {', '.join(STRATEGIES)}.")
+        check_limits(self, STRATEGY_LIMITS)
         if self.head not in HEADS:
-            raise ValueError(f"Setting 'head' is {self.head!r}; use one of {', '.join(HEADS)}.")
-        if self.hidden < 1:
-            raise ValueError(f"Setting 'hidden' is {self.hidden}; it must be 1 or more.")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"Setting 'dropout' is {self.dropout}; it must be in [0, 1).")
+            raise SettingError(f"Setting 'head' is {self.head!r}; use one of {', '.join(HEADS)}.")
 
 
 # How many block groups (counted from the top) train: (settings, groups in the backbone, 0-based epoch) -> count.
