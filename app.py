@@ -17,6 +17,9 @@ from ui import sidebar, state
 setup()  # first: malloc and thread settings before anything imports torch (idempotent across reruns)
 
 ROOT = Path(__file__).resolve().parent
+# A local file: with a ":material/...:" page icon, browsers fetch the favicon from fonts.gstatic.com (the app must
+# make no outside requests). The icons in the navigation come from the font Streamlit serves itself.
+FAVICON = ROOT / "ui" / "assets" / "favicon.svg"
 
 # (script, title, icon, default page)
 PAGES = (
@@ -42,7 +45,7 @@ def _pages() -> list[st.Page]:
             for script, title, icon, default in PAGES if (ROOT / script).exists()]
 
 
-st.set_page_config(page_title="Transfer-learning workbench", page_icon=":material/model_training:", layout="wide")
+st.set_page_config(page_title="Transfer-learning workbench", page_icon=FAVICON, layout="wide")
 state.init_session()
 page = st.navigation(_pages())
 sidebar.render()

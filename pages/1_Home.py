@@ -7,6 +7,7 @@ import streamlit as st
 
 from tlcore.runs.records import list_runs
 from ui import datasets, state
+from ui.text import md_escape
 
 st.title("Transfer-learning workbench")
 st.markdown(
@@ -45,6 +46,9 @@ with right:
         } for r in runs])
         st.dataframe(frame, hide_index=True, column_config={
             "test accuracy": st.column_config.NumberColumn(format="percent")})
+        for r in runs:
+            if r.damaged:  # listed with the reason, never deleted unless the user asks (on the Runs page)
+                st.warning(md_escape(r.damaged))
         st.page_link("pages/6_Runs.py", label="All runs", icon=":material/table_chart:")
 
 st.subheader("How it works")

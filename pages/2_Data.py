@@ -6,22 +6,24 @@ import random
 
 import streamlit as st
 
-from ui import datasets, forms, images, state
-from ui.uploads import upload_limits
+from ui import datasets, forms, images, state, uploads
 
 st.title("Data")
 SOURCES = ("Upload images", "Demo dataset", "An earlier import")
 source = st.radio("Where do the images come from?", SOURCES, horizontal=True, key="data-source")
 
 if source == SOURCES[0]:
-    limits = upload_limits()
+    limits = uploads.upload_limits()
     st.markdown(
         "Upload **one zip** with a folder per class (`cats/1.jpg`, `dogs/2.jpg`, …), **or** the images themselves "
         "plus a **CSV** with two columns: file name and label. Files that can't be used are listed with the reason."
     )
+    key = f"data-upload-{st.session_state[state.UPLOAD_GENERATION]}"
     files = st.file_uploader(
         f"Zip, or images + CSV (at most {limits.max_files:,} files and {limits.max_total_bytes // 2**20:,} MiB "
-        "in total)", accept_multiple_files=True, key=f"data-upload-{st.session_state[state.UPLOAD_GENERATION]}")
+        "in total)", accept_multiple_files=True, key=key,
+        on_change=uploads.refuse_over_caps, args=(key, state.UPLOAD_GENERATION))  # over a cap: dropped at once
+    uploads.show_refusal()
     name = st.text_input("Dataset name (optional)", key="data-name", max_chars=80)
     if st.button("Import", type="primary", disabled=not files, key="data-import"):
         if datasets.import_upload(files, name) is not None:

@@ -6,7 +6,7 @@ import streamlit as st
 
 from tlcore.errors import TlcoreError
 from tlcore.runs.records import list_runs
-from ui import models, predictions, state
+from ui import models, predictions, state, uploads
 from ui.text import md_escape
 
 st.title("Predict")
@@ -36,8 +36,11 @@ SOURCES = ("Upload images", "Images from the run's test split")
 source = st.radio("Images", SOURCES, horizontal=True, key="predict-source")
 generation = st.session_state.setdefault(state.PREDICT_UPLOAD_GENERATION, 0)
 if source == SOURCES[0]:
+    key = f"predict-upload-{generation}"
     files = st.file_uploader(f"Images to classify (up to {predictions.MAX_IMAGES} at once)",
-                             accept_multiple_files=True, key=f"predict-upload-{generation}")
+                             accept_multiple_files=True, key=key,
+                             on_change=uploads.refuse_over_caps, args=(key, state.PREDICT_UPLOAD_GENERATION))
+    uploads.show_refusal()
     ready = bool(files)
 else:
     count = st.slider("How many test images", 1, 48, 12, key="predict-count")
@@ -60,7 +63,8 @@ if st.button("Predict", type="primary", disabled=not ready, key="predict-go"):
             k = min(top_k, len(run.classes))
             st.session_state[state.PREDICTIONS] = predictions.predict(run, pictures, names, truth, k, skipped)
         if source == SOURCES[0]:
-            st.session_state[state.PREDICT_UPLOAD_GENERATION] = generation + 1  # release the uploaded bytes
+            uploads.release(files)  # free the server's copy of the uploaded bytes now
+            st.session_state[state.PREDICT_UPLOAD_GENERATION] = generation + 1  # and clear the uploader
             st.rerun()
     except TlcoreError as e:
         st.error(f"Prediction failed: {md_escape(str(e))}")

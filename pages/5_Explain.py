@@ -6,10 +6,11 @@ import streamlit as st
 
 from tlcore.errors import TlcoreError
 from tlcore.runs.records import list_runs
-from ui import jobs, models, state
+from ui import jobs, models, state, uploads
 from ui.text import md_escape
 
 RESULT, JOB, REPORT, REPORT_JOB = "tl_explain_result", "tl_explain_job", "tl_explain_report", "tl_explain_report_job"
+UPLOAD_GENERATION = "tl_explain_upload_generation"  # bumped when an upload over the caps is refused
 st.title("Explain")
 ws = state.workspace()
 runs = {r.id: r for r in list_runs(ws, kind="train")}
@@ -44,11 +45,17 @@ if source == "From the test split":
     label = c2.selectbox("True class", [None, *range(len(classes))], key="explain-class",
                          format_func=lambda i: "All classes" if i is None else classes[i])
     count = c3.slider("How many", 1, 12, 4, key="explain-count")
-    picks = pick_test_images(run, dataset, chosen, label, count)
+    try:
+        picks = pick_test_images(run, dataset, chosen, label, count)
+    except TlcoreError as e:  # the recorded test predictions are read here: a damaged file is named, not a crash
+        st.error(f"The test images can't be picked: {md_escape(str(e))}")
     if not picks:
         st.info("No test images match this choice.", icon=":material/info:")
 else:
-    files = st.file_uploader("Images to explain", accept_multiple_files=True, key="explain-upload") or []
+    key = f"explain-upload-{st.session_state.get(UPLOAD_GENERATION, 0)}"
+    files = st.file_uploader("Images to explain", accept_multiple_files=True, key=key,
+                             on_change=uploads.refuse_over_caps, args=(key, UPLOAD_GENERATION)) or []
+    uploads.show_refusal()
 
 names = {"predicted": "The predicted class", "true": "The true class", **dict(enumerate(classes))}
 target = st.selectbox("Explain which class", ["predicted", *(["true"] if picks else []), *range(len(classes))],

@@ -7,7 +7,7 @@ import streamlit as st
 
 from tlcore.errors import TlcoreError
 from tlcore.runs.records import compare_runs, delete_run, list_runs, run_files
-from ui import charts, models, state
+from ui import charts, downloads, models, state
 from ui.text import md_escape
 
 st.title("Runs")
@@ -18,11 +18,15 @@ if not runs:
     st.page_link("pages/3_Train.py", label="Go to Train", icon=":material/model_training:")
     st.stop()
 
+damaged = {r.id: r.damaged for r in runs if r.damaged}  # listed, never deleted unless the user asks
+for reason in damaged.values():
+    st.warning(f"{md_escape(reason)} — select it to download its files or delete it.")
 frame = pd.DataFrame([{
     "run": r.id, "created": pd.Timestamp(r.created, unit="s", tz="UTC").tz_localize(None), "dataset": r.dataset_name,
     "backbone": r.backbone, "strategy": r.strategy, "test accuracy": r.test_accuracy,
     "balanced accuracy": r.test_balanced_accuracy, "macro F1": r.test_macro_f1, "val accuracy": r.val_accuracy,
     "epochs": r.epochs, "seconds": round(r.seconds or 0.0, 1), "kind": r.kind,
+    **({"problem": r.damaged} if damaged else {}),
 } for r in runs])
 percent = st.column_config.NumberColumn(format="percent")
 st.caption("Click a column header to sort; tick rows to compare them below.")
@@ -32,14 +36,15 @@ table = st.dataframe(frame, hide_index=True, on_select="rerun", selection_mode="
                      column_config={"test accuracy": percent, "balanced accuracy": percent, "macro F1": percent,
                                     "val accuracy": percent,
                                     "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")})
+downloads.csv_button("Runs table (CSV)", frame, "runs.csv", key="runs-csv")
 selected = [frame["run"].iloc[i] for i in table.selection.rows if i < len(frame)]
 if not selected:
     st.caption("No run selected.")
     st.stop()
 
 try:
-    records = compare_runs(ws, selected)
-    files_of = {r: run_files(ws, r) for r in selected}
+    records = compare_runs(ws, [r for r in selected if r not in damaged])
+    files_of = {r: run_files(ws, r) if ws.runs.joinpath(r).is_dir() else {} for r in selected}
 except TlcoreError as e:  # deleted meanwhile, e.g. from another browser tab
     st.warning(f"A selected run can't be read any more: {md_escape(str(e))}")
     st.stop()
@@ -62,7 +67,7 @@ st.subheader("One run")
 run_id = st.selectbox("Run", selected, key="runs-one")
 files = files_of[run_id]
 c1, c2, c3, c4 = st.columns(4)
-trained = "model.safetensors" in files  # cross-validation and comparison records hold no model to predict with
+trained = "model.safetensors" in files and run_id not in damaged  # cv/compare records hold no model
 if c1.button("Make it the current run", key="runs-current", disabled=run_id == state.current_run_id() or not trained,
              help=None if trained else "Only a training run has a model for Predict and Explain."):
     state.set_current_run(run_id)

@@ -1,4 +1,4 @@
-"""Streamlit glue for the workbench pages: session state, sidebar, jobs, charts, images and uploads.
+"""Streamlit glue for the workbench pages: session state, sidebar, jobs, charts, images, uploads and downloads.
 
 Everything here is UI only; the work itself is done by :mod:`tlcore`.
 """

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from ui import charts
+from ui import charts, downloads
 from ui.text import plotly_escape
 
 METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "log_loss")
@@ -190,6 +190,8 @@ def strategy_block(block: Mapping[str, Any], classes: Sequence[str], key: str) -
         table = frame.groupby("class", sort=False)[["precision", "recall", "f1"]].agg(["mean", "std"]).round(3)
         table.columns = [f"{a} {b}" for a, b in table.columns]
         st.dataframe(table.reset_index(), hide_index=True, key=f"{key}-perclass-table")
+        downloads.csv_button("Per-class metrics (CSV)", table.reset_index(), f"per_class_{key}.csv",
+                             key=f"{key}-perclass-csv")
     with right:
         options = ["all folds (summed)"] + [f"fold {r['fold']}" for r in block["fold_metrics"]]
         pick = st.selectbox("Confusion matrix", options, key=f"{key}-cm-pick")

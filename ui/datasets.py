@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from tlcore.errors import TlcoreError
-from ui import charts, state
+from ui import charts, downloads, state
 from ui.forms import set_augment
 from ui.jobs import InlineProgress
 from ui.text import md_escape
@@ -45,6 +45,7 @@ def load_demo() -> "Dataset | None":
 def import_upload(files: Sequence["UploadedFile"], name: str) -> "Dataset | None":
     """Import an upload (zip of class folders, or images plus a CSV), make it current; None on error."""
     from ui.uploads import import_upload as spool_and_import
+    from ui.uploads import release
 
     progress = InlineProgress("Importing…")
     try:
@@ -56,6 +57,7 @@ def import_upload(files: Sequence["UploadedFile"], name: str) -> "Dataset | None
     finally:
         progress.done()
     state.set_current_dataset(dataset.id)
+    release(files)  # the bytes are in the workspace now: free the server's copy at once, not when the session ends
     st.session_state[state.UPLOAD_GENERATION] = st.session_state.get(state.UPLOAD_GENERATION, 0) + 1
     return dataset
 
@@ -89,6 +91,8 @@ def show_report(dataset: "Dataset", report: "ImportReport | None") -> None:
         with st.expander(f"Skipped files: {len(report.skipped):,}{junk}", expanded=len(report.skipped) <= 20):
             frame = pd.DataFrame([{"file": s.name, "reason": s.reason} for s in report.skipped])
             st.dataframe(frame, hide_index=True, width="stretch")
+            downloads.csv_button("Skipped files (CSV)", frame, f"skipped_{dataset.id}.csv",
+                                 key=f"skipped-csv-{dataset.id}")
 
 
 def show_class_counts(dataset: "Dataset") -> None:

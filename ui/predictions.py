@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from tlcore.errors import TlcoreError
-from ui import charts, images, state
+from ui import charts, downloads, images, state
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -104,7 +104,9 @@ def render(result: PredictionSet) -> None:
             row[f"#{rank}"] = cls
             row[f"p{rank}"] = round(p, 4)
         rows.append(row)
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    table = pd.DataFrame(rows)
+    st.dataframe(table, hide_index=True)
+    downloads.csv_button("Predictions (CSV)", table, f"predictions_{result.run_id}.csv", key="predict-csv")
     pick = st.selectbox("Top-k chart for", range(len(result.names)), format_func=lambda i: result.names[i],
                         key="predict-detail")
     st.image(result.thumbs[pick], width=160)

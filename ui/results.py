@@ -9,7 +9,7 @@ import numpy as np
 import streamlit as st
 
 from tlcore.errors import TlcoreError
-from ui import charts, images, state
+from ui import charts, downloads, images, state
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +37,21 @@ def metric_row(record: dict[str, Any]) -> None:
                f" · inputs: {CACHE_MODES.get(record.get('cache_mode', ''), record.get('cache_mode', ''))}{cached}")
 
 
-def test_probs(run_id: str) -> np.ndarray | None:
-    """The run's saved test-split probabilities, or None if the file is missing."""
-    from tlcore.runs.records import run_files
+def test_probs(record: dict[str, Any]) -> np.ndarray | None:
+    """The run's saved test-split probabilities (checked, never unpickled), or None if missing or damaged."""
+    from tlcore.runs.records import PROBS_FILE, run_dir
+    from tlcore.runs.store import read_test_probs
 
-    path = run_files(state.workspace(), run_id).get("test_probs.npy")
-    return np.load(path) if path is not None else None
+    shape = (len(record.get("split", {}).get("test", [])), len(record.get("classes") or []))
+    try:
+        return read_test_probs(run_dir(state.workspace(), record["id"]) / PROBS_FILE, record["id"], shape)
+    except TlcoreError:
+        return None
 
 
 def worst_gallery(record: dict[str, Any], count: int = 12) -> None:
     """The test images the model got most wrong (highest confidence in a wrong class)."""
-    probs = test_probs(record["id"])
+    probs = test_probs(record)
     test_idx = np.asarray(record.get("split", {}).get("test", []), dtype=np.int64)
     try:
         dataset = state.load_dataset_cached(record["dataset_id"])
@@ -86,11 +90,17 @@ def render_run(record: dict[str, Any]) -> None:
             st.plotly_chart(charts.confusion_figure(test["confusion"], classes), key=f"cm-{record['id']}")
         with right:
             st.markdown("**Per-class metrics (test split)**")
-            st.dataframe(charts.per_class_frame(test.get("per_class", [])), hide_index=True)
+            per_class = charts.per_class_frame(test.get("per_class", []))
+            st.dataframe(per_class, hide_index=True)
+            downloads.csv_button("Per-class metrics (CSV)", per_class, f"per_class_{record['id']}.csv",
+                                 key=f"per-class-csv-{record['id']}")
             st.markdown("**Most-confused pairs**")
             pairs = most_confused_pairs(test["confusion"], classes, top=5)
             if pairs:
-                st.dataframe(charts.confused_pairs_frame(pairs), hide_index=True)
+                confused = charts.confused_pairs_frame(pairs)
+                st.dataframe(confused, hide_index=True)
+                downloads.csv_button("Most-confused pairs (CSV)", confused, f"confused_pairs_{record['id']}.csv",
+                                     key=f"confused-csv-{record['id']}")
             else:
                 st.caption("No confusions on the test split.")
     st.markdown("**Test images the model got most wrong**")

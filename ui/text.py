@@ -12,12 +12,18 @@ import html
 import re
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~:$&=^\"'])")
+WORD_JOINER = "\u2060"  # invisible, and no line break: breaks a link pattern without changing what a person sees
+# GFM turns "http://", "https://", "www." and "name@host.tld" in plain text into links, even with every character
+# backslash-escaped (remark-gfm finds them in the text after escapes are resolved): a word joiner inside each
+# pattern ("http:<WJ>//", "www<WJ>.", "name<WJ>@host") stops that.
+_AUTOLINK_SEAM = re.compile(r"(?<=:)(?=//)|(?i:(?<=www))(?=\.)|(?=@)")
 
 
 def md_escape(text: str) -> str:
-    """``text`` with every markdown/Streamlit-directive character backslash-escaped and newlines flattened."""
+    """``text`` shown literally in markdown: every markdown/Streamlit-directive character backslash-escaped, newlines
+    flattened, and a word joiner inside ``http://``, ``www.`` and ``@`` so that no name becomes a clickable link."""
     flat = " ".join(str(text).split())
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", _AUTOLINK_SEAM.sub(WORD_JOINER, flat))
 
 
 def plotly_escape(text: str) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import io
+import re
 import time
 import zipfile
 from pathlib import Path
@@ -72,6 +74,69 @@ def markdowns(at: AppTest) -> list[str]:
     return out + [a.value for kind in (at.info, at.warning, at.error, at.success) for a in kind]
 
 
+# What GFM (remark-gfm, as Streamlit renders markdown) turns into a link in plain text: http(s)://, www. and
+# name@host.tld, found in the text after backslash escapes are resolved (JavaScript's \w is ASCII-only).
+_AUTOLINK = re.compile(r"https?://|www\.|[-.\w+]@[-\w]+\.", re.IGNORECASE | re.ASCII)
+# A CSV cell a spreadsheet runs as a formula: starts with =, +, -, @, tab or CR and is not a plain number.
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def autolinks(markdown: str) -> list[str]:
+    """The link starts GFM would find in ``markdown`` (empty: nothing in it becomes a clickable link)."""
+    return [m.group() for m in _AUTOLINK.finditer(re.sub(r"\\(.)", r"\1", markdown))]
+
+
+def formula_cells(rows: list[list[str]]) -> list[str]:
+    """The cells of a parsed CSV that a spreadsheet would run as formulas."""
+    prefixes = ("=", "+", "-", "@", "\t", "\r")
+    return [c for row in rows for c in row if c.startswith(prefixes) and not _NUMBER.fullmatch(c)]
+
+
+@pytest.fixture
+def served(monkeypatch) -> dict[str, bytes]:
+    """Every file the app hands to Streamlit's media store, by URL: a download button's bytes are
+    ``served[button.proto.url]`` (the store itself is gone once ``at.run()`` returns)."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    files: dict[str, bytes] = {}
+    original = MediaFileManager.add
+
+    def add(self, path_or_data, mimetype, coordinates, file_name=None, is_for_static_download=False):
+        url = original(self, path_or_data, mimetype, coordinates, file_name, is_for_static_download)
+        files[url] = path_or_data
+        return url
+
+    monkeypatch.setattr(MediaFileManager, "add", add)
+    return files
+
+
+@pytest.fixture
+def released(monkeypatch) -> list[tuple[str, int]]:
+    """(file id, bytes the server still holds afterwards) for every file dropped from the server's upload memory."""
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+
+    calls = []
+    original = MemoryUploadedFileManager.remove_file
+
+    def remove_file(self, session_id, file_id):
+        original(self, session_id, file_id)
+        calls.append((file_id, self._total_bytes))
+
+    monkeypatch.setattr(MemoryUploadedFileManager, "remove_file", remove_file)
+    return calls
+
+
+def csv_downloads(at: AppTest, served: dict[str, bytes]) -> dict[str, list[list[str]]]:
+    """Every CSV download button on the page: its label -> the file's parsed rows."""
+    out = {}
+    for button in at.get("download_button"):
+        if button.proto.url.endswith(".csv"):
+            data = served[button.proto.url]
+            out[button.proto.label] = list(csv.reader(io.StringIO(data.decode("utf-8") if isinstance(data, bytes)
+                                                                  else data)))
+    return out
+
+
 def png_bytes(colour: tuple[int, int, int], size: int = 24, seed: int = 0) -> bytes:
     """A small noisy PNG of one colour."""
     rng = np.random.default_rng(seed)
@@ -128,4 +193,5 @@ def run_id(ws, dataset) -> str:
     return save_run(ws, result, dataset, label="fixture")
 
 
-__all__ = ["COLOURS", "class_zip", "markdowns", "new_app", "open_page", "png_bytes", "run_until", "texts"]
+__all__ = ["COLOURS", "autolinks", "class_zip", "csv_downloads", "formula_cells", "markdowns", "new_app", "open_page",
+           "png_bytes", "run_until", "texts"]

@@ -46,7 +46,7 @@ def test_the_demo_shows_report_counts_samples_and_augmentation_preview(ws):
     assert at.session_state["tl_augment"].hflip  # shared with the Train page
 
 
-def test_zip_upload_reports_skipped_files_and_never_renders_names_as_markup(ws):
+def test_zip_upload_reports_skipped_files_and_never_renders_names_as_markup(ws, released):
     data = class_zip(HOSTILE, n_per_class=6, extra={"<b>x/broken.png": b"not really a png",
                                                     "readme.txt": b"hello", "__MACOSX/._junk": b"x"})
     at = open_page(DATA)
@@ -66,7 +66,8 @@ def test_zip_upload_reports_skipped_files_and_never_renders_names_as_markup(ws):
     assert set(bars) == {"&lt;b&gt;x", "**y**"}  # plotly renders tags, not asterisks
     assert list(ws.uploads.iterdir()) == []  # the spooled upload is gone after the import
     assert not any(isinstance(v, (bytes, bytearray, memoryview)) for v in at.session_state.to_dict().values())
-    assert at.session_state["tl_upload_generation"] == 1  # the uploader was reset, releasing the bytes
+    assert at.session_state["tl_upload_generation"] == 1  # the uploader was reset
+    assert len(released) == 1 and released[-1][1] == 0  # and the server's copy of the bytes freed at once
 
 
 def test_images_plus_csv_upload_with_markup_in_labels(ws):
@@ -90,13 +91,42 @@ def test_images_plus_csv_upload_with_markup_in_labels(ws):
 
 @pytest.mark.parametrize("env, value, expected", [("TLCORE_MAX_UPLOAD_FILES", "3", "the limit is 3"),
                                                   ("TLCORE_MAX_UPLOAD_MB", "1", "the limit is 1.0 MiB")])
-def test_the_app_caps_the_whole_upload(ws, monkeypatch, env, value, expected):
+def test_an_upload_over_a_cap_is_refused_as_it_arrives(ws, monkeypatch, released, env, value, expected):
+    # without pressing Import: Streamlit holds uploads in the server's memory until they are dropped
     monkeypatch.setenv(env, value)
     big = [(f"img{i}.bin", bytes(300_000), "application/octet-stream") for i in range(4)]
     at = open_page(DATA)
     at = upload(at, big)
-    at.button(key="data-import").click().run()
     assert not at.exception
-    assert any(expected in e.value.replace("\\", "") for e in at.error), [e.value for e in at.error]
+    errors = [e.value.replace("\\", "") for e in at.error]
+    assert any(expected in e and env in e for e in errors), errors  # names the cap and the setting
+    assert len(released) == 4 and released[-1][1] == 0  # every file left the server's memory at once
+    assert at.session_state["tl_upload_generation"] == 1  # the uploader was cleared
+    assert not at.file_uploader(key="data-upload-1").value and at.button(key="data-import").disabled
     assert at.session_state["tl_dataset_id"] is None
+    assert list(ws.uploads.iterdir()) == []
+    at.run()
+    assert not at.error  # the message is shown once
+
+
+def test_an_upload_under_the_caps_is_kept(ws, monkeypatch, released):
+    monkeypatch.setenv("TLCORE_MAX_UPLOAD_MB", "1")
+    at = upload(open_page(DATA), [(f"img{i}.bin", bytes(300_000), "application/octet-stream") for i in range(3)])
+    assert not at.exception and not at.error and not released
+    assert len(at.file_uploader(key="data-upload-0").value) == 3 and not at.button(key="data-import").disabled
+
+
+def test_import_checks_the_caps_again(ws):
+    from tlcore.data.limits import ImportLimits
+    from tlcore.errors import DatasetError
+    from ui.uploads import spool
+
+    class Upload:  # what spool reads of an UploadedFile
+        name, size = "big.bin", 2_000_000
+
+        def getbuffer(self):
+            return memoryview(bytes(self.size))
+
+    with pytest.raises(DatasetError, match="the limit is 1.0 MiB"):
+        spool(ws, [Upload()], ImportLimits(max_total_bytes=2**20, max_files=10))
     assert list(ws.uploads.iterdir()) == []  # refused before anything was written

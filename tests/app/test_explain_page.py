@@ -40,7 +40,7 @@ def test_grid_of_maps_for_test_images_with_the_sanity_verdict(ws, dataset, run_i
 def test_uploaded_images_and_a_fixed_target_class(ws, dataset, run_id):
     at = open_page(PAGE, tl_run_id=run_id)
     at.radio(key="explain-source").set_value("Upload images").run()
-    at.file_uploader(key="explain-upload").set_value(
+    at.file_uploader(key="explain-upload-0").set_value(
         [("sky.png", png_bytes(COLOURS["blue"], size=40), "image/png"),
          ("tomato.png", png_bytes(COLOURS["red"], size=40, seed=1), "image/png")]).run()
     assert "true" not in at.selectbox(key="explain-target").options  # unknown for uploads

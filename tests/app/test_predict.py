@@ -30,7 +30,7 @@ def test_images_from_the_test_split_get_top_k_with_truth(ws, dataset, run_id):
     assert len(at.image) == 5 + 1  # the grid + the detail image
 
 
-def test_uploaded_images_are_classified_and_bad_files_skipped(ws, dataset, run_id):
+def test_uploaded_images_are_classified_and_bad_files_skipped(ws, dataset, run_id, released):
     at = open_page(PREDICT, tl_dataset_id=dataset.id, tl_run_id=run_id)
     files = [("red.png", png_bytes(COLOURS["red"]), "image/png"), ("blue.png", png_bytes(COLOURS["blue"]), "image/png"),
              ("notes.txt", b"not an image", "text/plain")]
@@ -42,3 +42,4 @@ def test_uploaded_images_are_classified_and_bad_files_skipped(ws, dataset, run_i
     assert abs(table["p1"] + table["p2"] + table["p3"] - 1).max() < 1e-3  # 3 classes: top-3 covers everything
     assert any(t.startswith("Skipped notes.txt: ") for t in texts(at))
     assert at.session_state["tl_predict_upload_generation"] == 1  # the uploader was cleared
+    assert len(released) == 3 and released[-1][1] == 0  # and the server's copy of the bytes freed at once

@@ -33,7 +33,8 @@ def test_runs_are_listed_compared_and_deleted(ws, dataset, run_id):
     curves = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
     assert len(curves) == 2 and len(curves[0]["data"][0]["x"]) == 2  # val accuracy per epoch, 2 epochs
     assert at.dataframe[1].value["run"][0] == run_id
-    assert len(at.get("download_button")) == 2  # weights and metadata
+    assert [b.proto.label for b in at.get("download_button")] == ["Runs table (CSV)", "Download weights",
+                                                                  "Download metadata"]
     assert at.button(key="runs-current").disabled  # it is already the current run
 
     at.button(key="runs-delete").click().run()

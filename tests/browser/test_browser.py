@@ -4,6 +4,10 @@
    -> predict on test images -> the run in the Runs table.
 2. Two browser contexts (two users) import different datasets and train at the same time; each sees its own result;
    then both explain their own run's test images at the same time and each sees maps of its own run and classes.
+3. ``scripts/start.sh`` as a person runs it listens on 127.0.0.1 only (the app has no sign-in).
+
+Every request each page makes is recorded: none may leave 127.0.0.1 (an app that works offline fetches nothing from
+font hosts or CDNs). The servers are started without ``--server.address``, as a person starts them.
 
 Screenshots go to ``$TLCORE_SCREENSHOTS`` (default: a temporary folder) for a person to look at.
 """
@@ -11,6 +15,7 @@ Screenshots go to ``$TLCORE_SCREENSHOTS`` (default: a temporary folder) for a pe
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import re
 import socket
@@ -21,6 +26,7 @@ import time
 import urllib.request
 import zipfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -72,30 +78,79 @@ def shots() -> Path:
 
 
 @contextlib.contextmanager
-def _streamlit(tmp_path_factory):
+def _streamlit(tmp_path_factory, **extra_env: str):
     """The app on a free port with a fresh workspace; stopped (with its job workers) on exit."""
     workspace = tmp_path_factory.mktemp("browser-ws")
     log = tmp_path_factory.mktemp("browser-log") / "streamlit.log"
     port = _free_port()
-    env = os.environ | {"TLCORE_WORKSPACE": str(workspace), "HF_HUB_OFFLINE": "1"}
+    env = os.environ | {"TLCORE_WORKSPACE": str(workspace), "HF_HUB_OFFLINE": "1", **extra_env}
     env["TLCORE_PLUGINS"] = ",".join(  # without the tiny test backbones: the real user's catalogue
         n for n in env.get("TLCORE_PLUGINS", "").split(",") if n.strip() and n.strip() != "tests.plugins.backbones")
     with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ui.serve", "--server.headless", "true",  # as scripts/start.sh starts it
-             "--server.port", str(port), "--server.address", "127.0.0.1"],
+        proc = subprocess.Popen(  # as scripts/start.sh starts it: no --server.address (ui.serve picks loopback)
+            [sys.executable, "-m", "ui.serve", "--server.headless", "true", "--server.port", str(port)],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc, log)
         yield url
     finally:
-        proc.terminate()
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def listening_addresses(pid: int) -> set[str]:
+    """The local addresses of the TCP sockets process ``pid`` listens on (from /proc: its socket inodes)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:["):-1])
+    found = set()
+    for table, size in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 16)):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and fields[9] in inodes:  # LISTEN
+                    hex_address, hex_port = fields[1].split(":")
+                    raw = bytes.fromhex(hex_address)
+                    raw = b"".join(raw[i:i + 4][::-1] for i in range(0, size, 4))  # /proc prints 32-bit words
+                    found.add(f"{ipaddress.ip_address(raw)}:{int(hex_port, 16)}")
+    return found
+
+
+def outward_address() -> str | None:
+    """This machine's address on its network (not loopback), if it has one: what another machine would connect to."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: a UDP connect only picks the route, nothing is sent
+        except OSError:
+            return None
+        address = probe.getsockname()[0]
+    return None if ipaddress.ip_address(address).is_loopback else address
+
+
+def record_requests(context) -> list[str]:
+    """Every URL the pages of ``context`` request from now on (documents, scripts, fonts, icons, websockets)."""
+    urls: list[str] = []
+    context.on("request", lambda request: urls.append(request.url))
+    context.on("websocket", lambda ws: urls.append(ws.url))
+    return urls
+
+
+def outside(urls: list[str]) -> list[str]:
+    """The URLs that leave 127.0.0.1 (``data:`` and ``blob:`` URLs are made in the page and fetch nothing)."""
+    return sorted({u for u in urls if urlsplit(u).scheme not in ("data", "blob")
+                   and urlsplit(u).hostname != "127.0.0.1"})
 
 
 @pytest.fixture(scope="module")
@@ -122,11 +177,13 @@ def settle(page, timeout: float = 120_000) -> None:
 
 
 def open_app(browser, url: str):
+    """A new browser context on the app: ``(context, page, every URL its pages request)``."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    requests = record_requests(context)
     page = context.new_page()
     page.goto(url)
     page.wait_for_selector(IDLE, timeout=120_000)
-    return context, page
+    return context, page, requests
 
 
 def go_to(page, title: str) -> None:
@@ -210,7 +267,7 @@ def explained_images(page) -> list[dict[str, str]]:
 
 
 def test_demo_train_results_predict_runs(browser, server, shots):
-    context, page = open_app(browser, server)
+    context, page, requests = open_app(browser, server)
     try:
         page.get_by_text("Transfer-learning workbench").first.wait_for()
         page.screenshot(path=shots / "01-home.png", full_page=True)
@@ -240,8 +297,15 @@ def test_demo_train_results_predict_runs(browser, server, shots):
         go_to(page, "Runs")
         page.get_by_text("Click a column header to sort").wait_for()
         assert page.locator("[data-testid='stDataFrame']").count() == 1
+        page.locator("[data-testid='stDataFrame']").first.hover()  # its toolbar: search, but no raw CSV export
+        page.get_by_role("button", name="Search").first.wait_for()
+        assert page.get_by_role("button", name="Download as CSV").count() == 0
+        page.get_by_role("button", name="Runs table (CSV)").wait_for()  # the safe one
         page.screenshot(path=shots / "05-runs.png", full_page=True)
         assert page.locator("[data-testid='stException']").count() == 0
+        icon = page.evaluate("document.querySelector(\"link[rel='shortcut icon']\").href")
+        assert icon.startswith(("data:", server)), icon  # the favicon is the app's own
+        assert requests and outside(requests) == [], outside(requests)  # nothing left the machine
     finally:
         context.close()
 
@@ -261,8 +325,8 @@ def _colour_zip(tmp_path: Path) -> Path:
 
 def test_two_sessions_train_at_the_same_time_and_each_sees_its_own_result(browser, server, shots, tmp_path):
     archive = _colour_zip(tmp_path)
-    ctx_a, page_a = open_app(browser, server)
-    ctx_b, page_b = open_app(browser, server)
+    ctx_a, page_a, requests_a = open_app(browser, server)
+    ctx_b, page_b, requests_b = open_app(browser, server)
     try:
         page_a.get_by_role("button", name="Try the demo").click()
         settle(page_a)
@@ -329,6 +393,7 @@ def test_two_sessions_train_at_the_same_time_and_each_sees_its_own_result(browse
         assert "colours" not in page_a.locator("[data-testid='stMain']").inner_text()
         for name, page in (("11-session-a-explain", page_a), ("12-session-b-explain", page_b)):
             page.screenshot(path=shots / f"{name}.png", full_page=True)
+        assert outside(requests_a + requests_b) == []  # upload, training, results and maps: all from this machine
     finally:
         ctx_a.close()
         ctx_b.close()
@@ -350,5 +415,55 @@ def test_a_page_url_opened_first_after_a_restart_still_goes_through_the_router(b
             page.wait_for_timeout(1500)  # the dialog, if any, comes with the first run's messages
             assert page.get_by_text("Page not found").count() == 0  # ui.serve: no dialog from the folder router
             page.screenshot(path=str(shots / "10-direct-page-url.png"))
+        finally:
+            context.close()
+
+
+def test_start_sh_listens_on_loopback_only_and_fetches_nothing_from_outside(browser, tmp_path, shots):
+    # A fresh `scripts/start.sh`, exactly as a person runs it (install check, demo import, ui.serve, no options)
+    port = _free_port()
+    log = tmp_path / "start.log"
+    env = os.environ | {"TLCORE_WORKSPACE": str(tmp_path / "ws"), "HF_HUB_OFFLINE": "1", "PORT": str(port),
+                        "PYTHON": sys.executable}
+    env.pop("STREAMLIT_SERVER_ADDRESS", None)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(["bash", str(ROOT / "scripts" / "start.sh")], cwd=tmp_path, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc, log, timeout=300.0)  # start.sh first checks the install and imports the demo
+        assert listening_addresses(proc.pid) == {f"127.0.0.1:{port}"}  # start.sh execs the server: same process
+        other = outward_address()
+        if other is not None:  # what another machine would connect to
+            with pytest.raises(OSError):
+                socket.create_connection((other, port), timeout=5).close()
+        context, page, requests = open_app(browser, url)
+        try:
+            page.get_by_text("Transfer-learning workbench").first.wait_for()
+            assert "digits (demo)" in page.locator("[data-testid='stSidebar']").inner_text()  # start.sh imported it
+            page.screenshot(path=shots / "13-start-sh-home.png", full_page=True)
+            assert outside(requests) == []
+        finally:
+            context.close()
+    finally:
+        _stop(proc)
+
+
+def test_an_upload_over_the_cap_is_refused_as_it_arrives(browser, tmp_path_factory, tmp_path, shots):
+    # Streamlit keeps uploads in the server's memory: over the cap, they are dropped before anyone presses Import
+    big = tmp_path / "big.zip"
+    big.write_bytes(os.urandom(1_500_000))
+    with _streamlit(tmp_path_factory, TLCORE_MAX_UPLOAD_MB="1") as url:
+        context, page, _ = open_app(browser, url)
+        try:
+            go_to(page, "Data")
+            page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(str(big))
+            alert = page.get_by_text("The upload was refused")
+            alert.wait_for(timeout=60_000)
+            assert "the limit is 1.0 MiB (TLCORE_MAX_UPLOAD_MB)" in alert.inner_text()
+            settle(page)
+            assert page.get_by_text("big.zip").count() == 0  # the uploader was emptied
+            assert page.get_by_role("button", name="Import").is_disabled()
+            page.screenshot(path=shots / "14-upload-refused.png", full_page=True)
         finally:
             context.close()
