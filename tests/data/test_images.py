@@ -177,3 +177,38 @@ def test_pillow_decompression_bomb_guard_is_a_skip_reason(monkeypatch: pytest.Mo
     assert reason(image_bytes(RED, (16, 16))).startswith("image too large to decode safely")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 200)  # 256 > 200: the warning, treated as an error
     assert reason(image_bytes(RED, (16, 16))).startswith("image too large to decode safely")
+
+
+def test_a_large_16bit_scan_is_scaled_without_float_copies_of_the_whole_image() -> None:
+    import tracemalloc
+
+    from tlcore.data.images import _scale_to_uint8
+
+    scan = np.random.default_rng(0).integers(0, 65536, size=(3000, 3000), dtype=np.uint16)  # 18 MB of pixels
+    tracemalloc.start()
+    try:
+        out = _scale_to_uint8(scan, "I;16")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(out, np.clip(np.rint(scan / 257.0), 0, 255).astype(np.uint8))
+    # the 9 MB result plus a few row blocks (about 21 MB); one float64 copy of the whole scan alone is 72 MB
+    assert peak < 2 * scan.nbytes, f"peak {peak / 1e6:.0f} MB while scaling a {scan.nbytes / 1e6:.0f} MB scan"
+
+
+def test_every_grey_mode_scales_as_by_the_whole_image_formula() -> None:
+    from tlcore.data.images import _scale_to_uint8
+
+    rng = np.random.default_rng(1)
+    cases = [(rng.integers(0, 65536, (700, 33)).astype(np.int32), "I"), (rng.random((600, 7)).astype(np.float32), "F"),
+             ((rng.random((600, 7)) * 7 - 3).astype(np.float32), "F"), (np.full((5, 5), -7, np.int32), "I")]
+    for arr, mode in cases:
+        a = arr.astype(np.float64)
+        if mode == "I" and a.min() >= 0 and a.max() <= 65535:
+            want = a / 257.0
+        elif mode == "F" and a.min() >= 0 and a.max() <= 1:
+            want = a * 255.0
+        else:
+            lo, hi = a.min(), a.max()
+            want = (a - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(a)
+        np.testing.assert_array_equal(_scale_to_uint8(arr, mode), np.clip(np.rint(want), 0, 255).astype(np.uint8))

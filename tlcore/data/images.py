@@ -210,19 +210,36 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
+_SCALE_ROWS = 256  # rows converted at a time: the float copies of a block stay small whatever the image's size
+
+
 def _scale_to_uint8(arr: np.ndarray, mode: str) -> np.ndarray:
-    """Map 16-bit / 32-bit / float grey values onto 0..255 by their range, never by clipping."""
+    """Map 16-bit / 32-bit / float grey values onto 0..255 by their range, never by clipping.
+
+    Works through the image a block of rows at a time, so the float arithmetic never holds a copy of the whole
+    image: a 7000x7000 16-bit scan needs its 98 MB of pixels and the 49 MB result, not 1.6 GB of float64 copies.
+    """
     if mode.startswith("I;16"):
-        scaled = arr.astype(np.float64) / 257.0  # 65535 -> 255
+        factor, offset = 1 / 257.0, 0.0  # 65535 -> 255
     elif mode == "I" and arr.size and arr.min() >= 0 and arr.max() <= 65535:
-        scaled = arr.astype(np.float64) / (257.0 if arr.max() > 255 else 1.0)
+        factor, offset = (1 / 257.0 if arr.max() > 255 else 1.0), 0.0
     elif mode == "F" and arr.size and arr.min() >= 0.0 and arr.max() <= 1.0:
-        scaled = arr.astype(np.float64) * 255.0
+        factor, offset = 255.0, 0.0
     else:  # anything else: stretch its own range
-        a = arr.astype(np.float64)
-        lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
-        scaled = (a - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(a)
-    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+        lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+        factor, offset = (255.0 / (hi - lo), lo) if hi > lo else (0.0, lo)
+    out = np.empty(arr.shape, dtype=np.uint8)
+    for start in range(0, arr.shape[0] if arr.ndim else 1, _SCALE_ROWS):
+        block = arr[start:start + _SCALE_ROWS].astype(np.float64)
+        if offset:
+            block -= offset
+        if factor == 1 / 257.0:
+            block /= 257.0  # the division itself, as before: bit for bit the same rounding
+        else:
+            block *= factor
+        np.clip(np.rint(block, out=block), 0, 255, out=block)
+        out[start:start + _SCALE_ROWS] = block
+    return out
 
 
 def downscale(img: Image.Image, max_side: int) -> Image.Image:
