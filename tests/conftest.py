@@ -5,6 +5,7 @@ a saved tiny run."""
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -127,3 +128,34 @@ def saved_run(tmp_path_factory):
     torch.manual_seed(0)
     result = train(ws, dataset, config, backbone=create_backbone("timm/test_efficientnet", pretrained=False))
     return ws, dataset, save_run(ws, result, dataset, label="explain tests")
+
+
+@pytest.fixture(params=["made", "bare"])
+def read_only_folder(request, tmp_path):
+    """A folder nothing can be written in, with the workspace's folders already made ("made") or not ("bare").
+
+    As root, permission bits do not stop a write, so the folder is then a tmpfs remounted read-only (skipped, with
+    the reason, where mounting is not allowed); otherwise its modes are cleared."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    if os.geteuid() == 0:
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], capture_output=True).returncode:
+            pytest.skip("running as root, and a read-only tmpfs cannot be mounted here (permission bits stop no write)")
+        try:
+            if request.param == "made":
+                Workspace(folder)
+            subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True, capture_output=True)
+            yield folder
+        finally:
+            subprocess.run(["umount", str(folder)], capture_output=True)
+        return
+    if request.param == "made":
+        Workspace(folder)
+    paths = [folder, *folder.iterdir()]
+    for p in paths:
+        p.chmod(0o555)
+    try:
+        yield folder
+    finally:
+        for p in paths:
+            p.chmod(0o755)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import pickle
-import subprocess
 
 import pytest
 
@@ -63,33 +61,9 @@ def test_the_path_comes_from_the_argument_then_the_environment(tmp_path, monkeyp
     assert not (tmp_path / "env").exists()
 
 
-@pytest.fixture
-def read_only_workspace(tmp_path):
-    """A made workspace nothing can be written in: a tmpfs remounted read-only as root, else cleared modes."""
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    if os.geteuid() == 0:
-        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], capture_output=True).returncode:
-            pytest.skip("running as root, and a read-only tmpfs cannot be mounted here (permission bits stop no write)")
-        try:
-            Workspace(folder)
-            subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True, capture_output=True)
-            yield folder
-        finally:
-            subprocess.run(["umount", str(folder)], capture_output=True)
-        return
-    ws = Workspace(folder)
-    paths = [ws.root, *ws.root.iterdir()]
-    for p in paths:
-        p.chmod(0o555)
-    try:
-        yield folder
-    finally:
-        for p in paths:
-            p.chmod(0o755)
-
-
-def test_a_read_only_workspace_is_named_by_the_write_check(read_only_workspace):
+@pytest.mark.parametrize("read_only_folder", ["made"], indirect=True)  # its workspace folders exist
+def test_a_read_only_workspace_is_named_by_the_write_check(read_only_folder):
+    read_only_workspace = read_only_folder
     ws = Workspace(read_only_workspace)  # its folders exist: opening it works, and reading it does
     with pytest.raises(WorkspaceError, match=f"{read_only_workspace}: the workspace folder is not writable"):
         ws.check_writable()
