@@ -11,6 +11,7 @@ from tests.conftest import ImageCounter, fresh_backbone, tiny_config
 from tlcore.data.augment import AugmentConfig
 from tlcore.errors import Cancelled
 from tlcore.events import CancelToken, EpochEnd
+from tlcore.train import loop
 from tlcore.train.loop import train
 from tlcore.train.strategies import StrategyConfig
 
@@ -171,3 +172,26 @@ def test_test_split_can_be_scored_from_the_cache(ws, dataset):
     plain = train(ws, dataset, tiny_config(epochs=2), backbone=fresh_backbone())
     np.testing.assert_allclose(cached.test_probs, plain.test_probs, atol=1e-5)
     np.testing.assert_array_equal(cached.test_probs, again.test_probs)
+
+
+def test_gradual_unfreezing_keeps_the_heads_adam_state_over_all_phases(ws, dataset, monkeypatch):
+    phases = []
+    real = loop.start_phase
+
+    def recording(*args, **kwargs):
+        phases.append(real(*args, **kwargs))
+        return phases[-1]
+
+    monkeypatch.setattr(loop, "start_phase", recording)
+    result = train(ws, dataset, tiny_config("gradual", epochs=3), backbone=fresh_backbone())
+    assert [p.n_trainable for p in phases] == [0, 1, 2]
+    n, bs = len(result.split.train), 8
+    steps_per_epoch = n // bs + (n % bs > 1)  # as EpochRunner counts them (a last batch of one is dropped)
+    optimizer = phases[-1].optimizer
+    # the head stepped in every epoch of every phase; the top group from its unfreeze on, the next one last epoch
+    assert {int(optimizer.state[p]["step"]) for p in result.model.head.parameters()} == {3 * steps_per_epoch}
+    assert all(p.optimizer is optimizer for p in phases)  # one optimizer, not one per phase
+    top, below = result.model.groups[-1], result.model.groups[-2]
+    params = dict(result.model.backbone.named_parameters())
+    assert {int(optimizer.state[params[name]]["step"]) for name in top.param_names} == {2 * steps_per_epoch}
+    assert {int(optimizer.state[params[name]]["step"]) for name in below.param_names} == {steps_per_epoch}

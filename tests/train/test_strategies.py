@@ -152,3 +152,13 @@ def test_the_catalogue_declares_each_strategy_once() -> None:
     assert STRATEGY_LABELS == {"feature-extraction": "feature extraction", "fine-tune": "fine-tune last groups",
                                "full": "full fine-tune", "gradual": "gradual unfreezing", "scratch": "from scratch"}
     assert [strategy_of(StrategyConfig(name=n)).pretrained for n in STRATEGIES] == [True, True, True, True, False]
+
+
+@pytest.mark.parametrize("name", ["gradual", "scratch"])
+def test_a_groups_rate_does_not_change_as_more_groups_unfreeze(tiny_effnet: Backbone, name: str) -> None:
+    # gradual unfreezing keeps each group's parameter group (and rate) in the optimizer once it is added
+    s = StrategyConfig(name, head_lr=1e-3, backbone_lr_ratio=0.1, lr_decay=0.5)
+    model = TransferModel(tiny_effnet, 3)
+    every = dict(_summary(param_groups(model, s, model.num_groups)))
+    for n in range(model.num_groups + 1):
+        assert dict(_summary(param_groups(model, s, n))) == {k: every[k] for k in [*EFFNET_GROUPS[6 - n:], "head"]}

@@ -1,7 +1,9 @@
 """One epoch of training: the optimizer steps over the training batches, then the validation scores.
 
-A :class:`Phase` is a stretch of epochs that train the same block groups (their inputs and optimizer); an
-:class:`EpochRunner` runs the epochs one after another and counts the steps that the learning-rate schedule follows.
+A :class:`Phase` is a stretch of epochs that train the same block groups (with their inputs); one optimizer serves
+every phase of a training, gaining a parameter group per newly unfrozen block group, so the groups that were already
+training keep their state. An :class:`EpochRunner` runs the epochs one after another and counts the steps that the
+learning-rate schedule follows.
 """
 
 from __future__ import annotations
@@ -31,26 +33,67 @@ class Phase:
 
     n_trainable: int  # block groups that train, counted from the top
     inputs: EpochInputs
-    optimizer: "torch.optim.Optimizer"  # its groups carry ``base_lr``, which the schedule scales
+    optimizer: "torch.optim.Optimizer"  # shared by all phases; its groups carry ``base_lr``, which the schedule scales
     running: "torch.nn.Module"  # the part that runs: just the head on cached features
     tracked: dict[str, "torch.Tensor"]  # the tensors behind the changing state keys (layouts may change)
     trainable_params: int
 
 
 def start_phase(model: "TransferModel", pipeline: InputPipeline, config: TrainConfig, n_trainable: int,
-                changing: set[str]) -> Phase:
-    """Unfreeze the top ``n_trainable`` groups and set up their inputs and a fresh optimizer."""
+                changing: set[str], previous: Phase | None = None) -> Phase:
+    """Unfreeze the top ``n_trainable`` groups and set up their inputs and the optimizer.
+
+    The first phase (``previous`` None) gets a fresh AdamW; a later one keeps ``previous``'s and adds a parameter
+    group for each newly unfrozen block group (see :func:`extend_optimizer`), so the head and the groups that were
+    already training keep their moments and step counts across the unfreeze.
+    """
     import torch
 
     model.set_trainable(n_trainable)
     inputs = pipeline.inputs(n_trainable)
     groups = param_groups(model, config.strategy, n_trainable)
-    for g in groups:
-        g["base_lr"] = g["lr"]
-    optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay, fused=True)  # one op per step
+    if previous is None:
+        for g in groups:
+            g["base_lr"] = g["lr"]
+        optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay, fused=True)  # one op per step
+    else:
+        optimizer = previous.optimizer
+        extend_optimizer(optimizer, groups)
     tracked = {k: v for k, v in model.state_dict(keep_vars=True).items() if k in changing}
     running = model.head if inputs.mode == "features" else model
     return Phase(n_trainable, inputs, optimizer, running, tracked, model.trainable_parameters())
+
+
+def extend_optimizer(optimizer: "torch.optim.Optimizer", groups: list[dict]) -> list[str]:
+    """Add the parameter groups of ``groups`` (from :func:`~tlcore.train.strategies.param_groups`) that
+    ``optimizer`` lacks, each with its strategy rate as ``base_lr``; return their names.
+
+    Groups already there keep their parameters' state; their ``base_lr`` is set to the strategy's rate again (the
+    same for every catalogue strategy: a group's rate depends only on its depth below the top). New groups are
+    appended, after the head. A group that was frozen again stays in the optimizer: without gradients AdamW skips it.
+
+    Raises:
+        RuntimeError: a block group is only partly in the optimizer (the groups no longer match the model's).
+    """
+    present = {id(p): g for g in optimizer.param_groups for p in g["params"]}
+    added = []
+    for group in groups:
+        owners = [present.get(id(p)) for p in group["params"]]
+        if owners and all(o is not None for o in owners):
+            for owner in {id(o): o for o in owners}.values():
+                owner["base_lr"] = group["lr"]
+            continue
+        if any(o is not None for o in owners):
+            raise RuntimeError(f"block group {group['name']!r} is only partly in the optimizer: its parameter groups "
+                               "no longer match the model's block groups")
+        optimizer.add_param_group({**group, "base_lr": group["lr"]})
+        added.append(group["name"])
+    return added
+
+
+def head_lr(optimizer: "torch.optim.Optimizer") -> float:
+    """The head's current learning rate (its parameter group is named ``head``)."""
+    return next(g["lr"] for g in optimizer.param_groups if g.get("name") == "head")
 
 
 def class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
@@ -128,7 +171,7 @@ class EpochRunner:
         self.train_seconds += epoch_seconds
         record = {"epoch": epoch + 1, "train_loss": loss_sum / max(seen, 1), "train_accuracy": correct / max(seen, 1),
                   "val_loss": val_loss, "val_accuracy": val_acc, "val_balanced_accuracy": val_bal,
-                  "lr": phase.optimizer.param_groups[-1]["lr"], "trainable_groups": phase.n_trainable,
+                  "lr": head_lr(phase.optimizer), "trainable_groups": phase.n_trainable,
                   "trainable_params": self.model.trainable_parameters(), "seconds": epoch_seconds,
                   "inputs": inputs.mode}
         elapsed = time.perf_counter() - self.started

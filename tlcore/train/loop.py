@@ -2,7 +2,8 @@
 
 For each epoch the strategy says how many of the backbone's last block groups train; whenever that number changes
 a new :class:`~tlcore.train.epoch.Phase` begins, with inputs from :mod:`tlcore.train.inputs` (the frozen part's
-outputs cached once per image where it can be split off) and a fresh optimizer. Each epoch is run by
+outputs cached once per image where it can be split off); the optimizer carries over, gaining parameter groups for
+the newly unfrozen block groups, so what was already training keeps its Adam state. Each epoch is run by
 :class:`~tlcore.train.epoch.EpochRunner`; :class:`~tlcore.train.stopping.EarlyStopping` keeps the best epoch, whose
 weights the model gets back before the final validation and test scores.
 """
@@ -80,7 +81,8 @@ def train(ws: Workspace, dataset: "Dataset", config: TrainConfig, split: "Split 
     for epoch in range(config.epochs):
         n_trainable = trainable_group_count(strategy, n_groups, epoch)
         if not phases or n_trainable != phases[-1].n_trainable:
-            phases.append(start_phase(model, pipeline, config, n_trainable, changing))
+            phases.append(start_phase(model, pipeline, config, n_trainable, changing,
+                                      previous=phases[-1] if phases else None))
             on_event(Message(f"epoch {epoch + 1}: training the head and the last {n_trainable} of {n_groups} "
                              f"block groups ({phases[-1].trainable_params:,} parameters; "
                              f"inputs: {phases[-1].inputs.mode})"))
