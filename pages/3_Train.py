@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from tlcore.errors import TlcoreError
-from ui import charts, jobs, results, state, train_form
+from ui import charts, jobs, lr_find, results, state, train_form
 from ui.text import md_escape
 
 st.title("Train")
@@ -27,8 +27,9 @@ config = train_form.training_settings(spec, strategy)
 
 job = jobs.latest_job("train")
 busy = job is not None and job.active
-if st.button("Start training", type="primary", disabled=busy, key="train-start",
-             help="Your training is still running — cancel it or wait." if busy else None):
+start, find = st.columns(2)
+if start.button("Start training", type="primary", disabled=busy, key="train-start",
+                help="Your training is still running — cancel it or wait." if busy else None):
     from tlcore.jobs.kinds.train import TrainJob
 
     try:
@@ -39,6 +40,9 @@ if st.button("Start training", type="primary", disabled=busy, key="train-start",
         st.error(f"Training was not started: {md_escape(str(e))}")
     else:
         st.rerun()
+with find:
+    lr_find.find_button(dataset, config)
+lr_find.view()
 
 
 def live_view(status, events) -> None:

@@ -14,8 +14,8 @@ from tests.conftest import ROOT
 from tlcore.cli.main import build_parser, main
 
 # The README's contract: these commands, in this order
-COMMANDS = ("import", "datasets", "backbones", "train", "evaluate", "predict", "runs", "show", "delete", "cv",
-            "compare", "curve", "explain", "report")
+COMMANDS = ("import", "datasets", "backbones", "train", "lr-find", "evaluate", "predict", "runs", "show", "delete",
+            "cv", "compare", "curve", "explain", "report")
 HEAVY = ("torch", "torchvision", "timm")
 
 

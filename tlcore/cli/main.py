@@ -5,7 +5,7 @@ Every subcommand takes ``--workspace DIR`` (default ``$TLCORE_WORKSPACE`` or ``~
 problem with the input or the run (the message says what), 2 bad command-line usage (an option out of its range
 included), 130 interrupted.
 
-Only ``import``, ``train``, ``cv``, ``compare`` and ``curve`` create a missing workspace; the other commands create
+Only ``import``, ``train``, ``lr-find``, ``cv``, ``compare`` and ``curve`` create a missing workspace; the others create
 nothing (``datasets`` and ``runs`` list nothing, the rest fail saying there is no workspace there). An empty path,
 a file, or a read-only folder for a command that writes is refused with a message naming it.
 
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="The transfer-learning workbench's engine, headless.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     data.register(sub, common)  # import, datasets, backbones
-    train.register(sub, common)  # train, evaluate, predict
+    train.register(sub, common)  # train, lr-find, evaluate, predict
     runs.register(sub, common)  # runs, show, delete
     evaluate.register(sub, common)  # cv, compare, curve
     explain.register(sub, common)  # explain, report

@@ -1,22 +1,27 @@
-"""``python -m tlcore train | evaluate | predict``: train and record a run, re-check a saved run, predict new images."""
+"""``python -m tlcore train | lr-find | evaluate | predict``: train and record a run, find a learning rate, re-check a
+saved run, predict new images."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from tlcore.cli.common import (
     CREATES,
     StderrProgress,
+    UsageError,
     add_command,
     add_train_options,
     build_train_config,
+    check_train_options,
+    number,
     require_files,
     say,
     summarize_run,
     whole,
 )
+from tlcore.train.lr_find import LR_FIND_LIMITS, LRFindSettings
 from tlcore.train.strategies import Limit
 from tlcore.workspace import Workspace
 
@@ -39,6 +44,55 @@ def cmd_train(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
         say(f"  test accuracy {m['accuracy']:.4f}, balanced accuracy {m['balanced_accuracy']:.4f}, "
             f"macro F1 {m['macro_f1']:.4f} on {m['n']} images; {result.timings['total']:.1f}s "
             f"(inputs: {result.cache_mode})", err=True)
+    return out
+
+
+def cmd_lr_find(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
+    """The learning-rate range test (fastai's valley rule) for the training options' strategy: prints the suggested
+    head learning rate on stdout and the curve on stderr; the JSON holds the whole curve."""
+    from tlcore.data import load_dataset
+    from tlcore.train.lr_find import lr_find
+
+    config = build_train_config(args)
+    settings = LRFindSettings(start_lr=args.start_lr, end_lr=args.end_lr, num_it=args.num_it)
+    dataset = load_dataset(ws, args.dataset)
+    result = lr_find(ws, dataset, config, settings=settings, on_event=StderrProgress(args.quiet))
+    if not args.json:
+        if not args.quiet:
+            for line in curve_lines(result.lrs, result.smoothed, result.suggested_index):
+                say(line, err=True)
+            say(f"  {result.strategy}: head and {result.n_trainable} block groups on inputs {result.inputs}, "
+                f"{len(result.lrs)} steps ({result.stopped}), {result.seconds:.1f}s", err=True)
+        say(f"{result.suggested_lr:.2g}" if result.suggested_lr is not None else "none")
+    return {"dataset_id": dataset.id, **result.to_dict()}
+
+
+def check_lr_find_options(args: argparse.Namespace) -> None:
+    """The training options' checks, then the sweep's: ``--start-lr`` must stay below ``--end-lr``.
+
+    Raises:
+        UsageError: naming the options.
+    """
+    check_train_options(args)
+    if args.start_lr >= args.end_lr:
+        raise UsageError(f"--start-lr {args.start_lr:g} must be below --end-lr {args.end_lr:g}")
+
+
+def curve_lines(lrs: Sequence[float], losses: Sequence[float], mark: int | None, rows: int = 12) -> list[str]:
+    """A short text table of the smoothed loss against the rate, with a bar per row; ``<-`` marks the suggestion."""
+    import math
+
+    if not lrs:
+        return []
+    picks = sorted({round(i * (len(lrs) - 1) / max(rows - 1, 1)) for i in range(rows)} | (
+        {mark} if mark is not None else set()))
+    finite = [losses[i] for i in picks if math.isfinite(losses[i])]
+    low, high = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    out = ["  learning rate   smoothed loss"]
+    for i in picks:
+        loss = losses[i]
+        width = round(30 * (loss - low) / (high - low)) if math.isfinite(loss) and high > low else 0
+        out.append(f"  {lrs[i]:>13.2e}   {loss:>13.4f} {'#' * width}{'  <- suggested' if i == mark else ''}")
     return out
 
 
@@ -91,6 +145,17 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                     workspace=CREATES)
     add_train_options(p)
     p.add_argument("--label", help="a note to remember the run by")
+    p = add_command(sub, common, "lr-find", cmd_lr_find,
+                    "find a head learning rate with a short range test (fastai's lr_find valley rule)",
+                    workspace=CREATES)
+    add_train_options(p)
+    d, lim = LRFindSettings(), LR_FIND_LIMITS
+    g = p.add_argument_group("range test")
+    g.add_argument("--start-lr", type=number(lim["start_lr"]), default=d.start_lr, help=f"first rate ({d.start_lr:g})")
+    g.add_argument("--end-lr", type=number(lim["end_lr"]), default=d.end_lr, help=f"last rate ({d.end_lr:g})")
+    g.add_argument("--num-it", type=whole(lim["num_it"]), default=d.num_it,
+                   help=f"steps (batches) of the sweep ({d.num_it})")
+    p.set_defaults(check=check_lr_find_options)
     p = add_command(sub, common, "evaluate", cmd_evaluate,
                     "re-run a saved run's test predictions and check them against the record")
     p.add_argument("--run", required=True, help="run id")
