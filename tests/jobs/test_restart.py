@@ -149,10 +149,13 @@ def test_server_killed_mid_training_restarts_clean_with_earlier_runs_intact(ws, 
 
     with JobManager(ws) as restarted:
         after = {s.id: s for s in restarted.list(owner=OWNER)}
+        epochs = [e["epoch"] for e in restarted.events(killed) if e.get("kind") == "epoch"]
     assert list(after) == [killed, first]
     s = after[killed]
     assert (s.state, s.error, s.result) == ("interrupted", INTERRUPTED_RUNNING, None)
-    assert s.progress["kind"] == "epoch" and 1 <= s.progress["epoch"] < 500 and s.finished >= s.started
+    # the kill lands mid-epoch or between epochs: the last progress is either kind, the epochs done are on record
+    assert s.progress["kind"] in ("epoch", "progress") and epochs and 1 <= max(epochs) < 500
+    assert s.finished >= s.started
     assert (after[first].state, after[first].result["run_id"]) == ("done", run_id)
 
     assert [r.id for r in list_runs(ws)] == [run_id]  # the index and the folders agree: only the earlier run
