@@ -76,8 +76,9 @@ def figure(result: dict[str, Any]) -> go.Figure:
                                  marker=dict(color="#e4572e", size=12, symbol="circle"),
                                  hovertemplate="suggested %{x:.2g}<extra></extra>"))
     finite = [v for v in result["smoothed"] if v is not None and math.isfinite(v)]
-    if finite:  # the diverging end would flatten everything else
-        low, high = min(finite), min(max(finite), 4 * min(finite))
+    raw = [v for v in result["losses"] if v is not None and math.isfinite(v)]
+    if finite:  # the diverging end would flatten everything else; the raw losses dip below the smoothed ones
+        low, high = min(finite + raw), min(max(finite), 4 * min(finite))
         fig.update_yaxes(range=[low - 0.05 * (high - low), high + 0.05 * (high - low)])
     fig.update_xaxes(type="log", title_text="head learning rate")
     fig.update_yaxes(title_text="training loss")
