@@ -6,7 +6,7 @@ import streamlit as st
 
 from tlcore.errors import TlcoreError
 from tlcore.runs.records import list_runs
-from ui import jobs, models, state, uploads
+from ui import explain_views, jobs, models, state, uploads
 from ui.text import md_escape
 
 RESULT, JOB, REPORT, REPORT_JOB = "tl_explain_result", "tl_explain_job", "tl_explain_report", "tl_explain_report_job"
@@ -20,7 +20,8 @@ if not runs:
     st.stop()
 
 from tlcore.data import load_image  # noqa: E402
-from tlcore.explain import FILTERS, METHODS, SIGNS, explain_run, load_explanation, overlay, pick_test_images  # noqa: E402  (imported after the empty state: keeps that path light)
+from tlcore.explain import (  # noqa: E402  (imported after the empty state: keeps that path light)
+    FILTERS, METHODS, SIGNS, explain_run, load_explanation, pick_test_images)
 
 ids = list(runs)
 current = state.current_run_id()
@@ -112,26 +113,7 @@ if st.session_state.get(JOB):
 
 result = st.session_state.get(RESULT)
 if result is not None and result.run_id == run_id:
-    st.divider()
-    for i, item in enumerate(result.images):
-        right = {None: "", True: " ✓", False: " ✗"}[item.correct]
-        truth = "" if item.true_label is None else f" · true: {md_escape(classes[item.true_label])}{right}"
-        st.markdown(f"**{md_escape(item.name)}** — predicted **{md_escape(classes[item.predicted])}** "
-                    f"({item.probs[item.predicted]:.0%}){truth} · maps explain "
-                    f"*{md_escape(classes[item.target])}*")
-        columns = st.columns(1 + len(result.methods))
-        columns[0].image(item.image, caption="image", width="stretch")
-        for column, method in zip(columns[1:], result.methods):
-            a = item.maps[method]
-            delta = "" if a.delta is None else f" · convergence Δ {a.delta:+.3f}"
-            column.image(overlay(item.image, a.map, sign=sign, opacity=opacity), width="stretch",
-                         caption=f"{METHODS[method].label} · {a.seconds:.2f} s{delta}")
-            if method in result.faithfulness:
-                column.caption(result.faithfulness[method][i].verdict)
-    if result.sanity:
-        st.subheader("Can these maps be trusted?")
-        for check in result.sanity.values():
-            (st.success if check.passed else st.warning)(check.verdict)
+    explain_views.show_explanation(result, classes, sign, opacity)
 
 st.divider()
 st.subheader("Review report")

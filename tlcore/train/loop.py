@@ -17,12 +17,13 @@ import numpy as np
 
 from tlcore.events import CancelToken, EventCallback, Message, ignore_event
 from tlcore.metrics import classification_metrics
-from tlcore.models.factory import Backbone, create_backbone
+from tlcore.models.factory import Backbone
 from tlcore.models.inference import predict_stored
-from tlcore.train.config import TrainConfig, wants_pretrained
+from tlcore.train.config import TrainConfig
 from tlcore.train.epoch import EpochRunner, Phase, evaluate, start_phase
 from tlcore.train.inputs import EpochInputs, InputPipeline
 from tlcore.train.results import TrainResult
+from tlcore.train.setup import new_model
 from tlcore.train.stopping import EarlyStopping, changing_state_keys
 from tlcore.train.strategies import trainable_group_count
 from tlcore.workspace import Workspace
@@ -53,23 +54,12 @@ def train(ws: Workspace, dataset: "Dataset", config: TrainConfig, split: "Split 
         WeightsUnavailable: if the strategy needs pretrained weights that can't be had.
         Cancelled: if ``cancel`` was set.
     """
-    import torch
-
-    from tlcore.data import make_split
-    from tlcore.models.transfer import TransferModel
-
     config.check()
     started = time.perf_counter()
     cancel = cancel or CancelToken()
-    if split is None:
-        split = make_split(dataset, config.val_fraction, config.test_fraction, config.seed)
-    if backbone is None:
-        backbone = create_backbone(config.backbone, pretrained=wants_pretrained(config),
-                                   weights_file=config.weights_file)
+    made = new_model(dataset, config, split, backbone)
+    split, backbone, model = made.split, made.backbone, made.model
     strategy, n_classes = config.strategy, len(dataset.classes)
-    torch.manual_seed(config.seed)
-    model = TransferModel(backbone, n_classes, head=strategy.head, hidden=strategy.hidden, dropout=strategy.dropout)
-    model = model.to(memory_format=torch.channels_last)
     pipeline = InputPipeline(ws, dataset, split, model, backbone, config, on_event, cancel)
     epochs = EpochRunner(model, config, dataset.labels[split.train], n_classes, on_event, cancel, started)
     changing = changing_state_keys(model, strategy, config.epochs)

@@ -285,27 +285,18 @@ def lr_find(ws: Workspace, dataset: "Dataset", config: TrainConfig, split: "Spli
     """
     import torch
 
-    from tlcore.data import make_split
-    from tlcore.models.factory import create_backbone
-    from tlcore.models.transfer import TransferModel
     from tlcore.runtime.threads import torch_threads
-    from tlcore.train.config import wants_pretrained
     from tlcore.train.epoch import class_weights
     from tlcore.train.inputs import InputPipeline
+    from tlcore.train.setup import new_model
     from tlcore.train.strategies import param_groups, trainable_group_count
 
     config.check()
     started = time.perf_counter()
     cancel = cancel or CancelToken()
-    if split is None:
-        split = make_split(dataset, config.val_fraction, config.test_fraction, config.seed)
-    if backbone is None:
-        backbone = create_backbone(config.backbone, pretrained=wants_pretrained(config),
-                                   weights_file=config.weights_file)
+    made = new_model(dataset, config, split, backbone)
+    split, backbone, model = made.split, made.backbone, made.model
     strategy, n_classes = config.strategy, len(dataset.classes)
-    torch.manual_seed(config.seed)
-    model = TransferModel(backbone, n_classes, head=strategy.head, hidden=strategy.hidden, dropout=strategy.dropout)
-    model = model.to(memory_format=torch.channels_last)
     trainable = [p.requires_grad for p in backbone.model.parameters()]
     modes = [(m, m.training) for m in model.modules()]
     n_trainable = trainable_group_count(strategy, len(backbone.groups), 0)
