@@ -4,7 +4,7 @@ item is named, and the intact ones keep working (issue 20, "the workspace read b
 
 One workspace is built once (two datasets, two trained runs of the tiny test backbone, a cross-validation record, the
 run index); each case corrupts one file or folder of a fresh copy, then runs ``runs``, ``show``, ``predict``,
-``evaluate`` and ``datasets`` in-process, and (for a share of the cases) renders Home, Runs, Predict and Explain
+``evaluate`` and ``datasets`` in-process, and (for a share of the cases) renders every page (Home, Data, Train, Predict, Explain, Runs, Cross-validation)
 with AppTest.
 """
 
@@ -255,6 +255,11 @@ def _render_pages(cases: list[tuple[str, Path]], b: Base, monkeypatch) -> None:
                 assert not at.exception, (what, "Predict from the test split", at.exception)
             at = open_page("pages/5_Explain.py")
             assert not at.exception, (what, "Explain", at.exception)
+            for dataset_id in (None, *b.datasets):  # every other page, with each dataset current (damaged ones too)
+                session = {} if dataset_id is None else {"tl_dataset_id": dataset_id}
+                for page in ("pages/2_Data.py", "pages/3_Train.py", "pages/7_Cross_validation.py"):
+                    at = open_page(page, **session)
+                    assert not at.exception, (what, page, dataset_id, at.exception)
         finally:
             _manager_for(str(Workspace(root).root)).close()
             st.cache_resource.clear()

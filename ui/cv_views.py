@@ -261,6 +261,27 @@ def render_curve(record: Mapping[str, Any]) -> None:
                        key=f"curve-{record['id']}-csv", icon=":material/download:")
 
 
+_RENDERERS = {"cv": render_cv, "compare": render_compare, "curve": render_curve}
+# what reading a record that lacks a key or holds a value of the wrong shape raises (the file is untrusted)
+_SHAPE_ERRORS = (KeyError, TypeError, ValueError, IndexError, AttributeError)
+
+
 def render(record: Mapping[str, Any]) -> None:
-    """Any cv/compare/curve record."""
-    {"cv": render_cv, "compare": render_compare, "curve": render_curve}[record["kind"]](record)
+    """Any cv/compare/curve record; one the views cannot read is cleared and reported as damaged.
+
+    Raises:
+        RunDamaged: naming the run and what in its record could not be read.
+    """
+    from tlcore.runs.checks import damaged
+
+    kind = record.get("kind")
+    if kind not in _RENDERERS:
+        raise damaged(str(record.get("id")), f"run.json has kind {kind!r}, not one of {', '.join(_RENDERERS)}")
+    slot = st.empty()
+    try:
+        with slot.container():
+            _RENDERERS[kind](record)
+    except _SHAPE_ERRORS as e:
+        slot.empty()  # no half-drawn view
+        problem = f"missing {e}" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}"
+        raise damaged(str(record.get("id")), f"its {kind} results cannot be read ({problem})") from e
