@@ -24,6 +24,7 @@ LAYERS = (
     ("tlcore.train",),
     ("tlcore.runs",),
     ("tlcore.evaluate",),
+    ("tlcore.auto",),
     ("tlcore.explain",),
     ("tlcore.jobs",),
     ("tlcore.cli", "tlcore.__main__"),

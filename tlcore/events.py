@@ -66,10 +66,24 @@ class Message:
     kind: str = field(default="message", init=False)
 
 
-Event = PhaseStarted | Progress | EpochEnd | Message
+@dataclass(frozen=True)
+class Leaderboard:
+    """The auto recipe's leaderboard as it stands: one dict per candidate (``status`` planned | running | done |
+    skipped | failed, its CV mean and interval once done), the time spent and the estimated time left."""
+
+    rows: list = field(default_factory=list)  # list[dict[str, Any]], JSON-ready
+    elapsed: float = 0.0
+    eta: Optional[float] = None
+    budget: float = 0.0
+    message: str = ""
+    kind: str = field(default="leaderboard", init=False)
+
+
+Event = PhaseStarted | Progress | EpochEnd | Message | Leaderboard
 EventCallback = Callable[[Event], None]
 
-_KINDS: dict[str, type] = {"phase": PhaseStarted, "progress": Progress, "epoch": EpochEnd, "message": Message}
+_KINDS: dict[str, type] = {"phase": PhaseStarted, "progress": Progress, "epoch": EpochEnd, "message": Message,
+                           "leaderboard": Leaderboard}
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:

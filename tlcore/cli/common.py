@@ -18,8 +18,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from tlcore.auto.config import AUTO, AUTO_LIMITS, AutoConfig
+from tlcore.auto.config import KINDS as AUTO_KINDS
 from tlcore.errors import TlcoreError
-from tlcore.events import EpochEnd, Event, Message, PhaseStarted, Progress
+from tlcore.events import EpochEnd, Event, Leaderboard, Message, PhaseStarted, Progress
 from tlcore.metrics import SUMMARY_KEYS
 from tlcore.models.registry import DEFAULT_BACKBONE, HEADS
 from tlcore.safe_text import terminal_json, terminal_text
@@ -80,6 +82,10 @@ class StderrProgress:
             say(f"  {fold}epoch {event.epoch}/{event.epochs}: train loss {event.train_loss:.4f}, "
                 f"val loss {event.val_loss:.4f}, val accuracy {event.val_accuracy:.3f} ({event.elapsed:.1f}s)",
                 err=True)
+        elif isinstance(event, Leaderboard):
+            if event.message.startswith(("scoring", "refitting")):
+                eta = f" (~{event.eta:.0f} s left)" if event.eta is not None else ""
+                say(f"[auto {event.elapsed:.0f}/{event.budget:.0f} s] {event.message}{eta}", err=True)
         elif isinstance(event, Message):
             prefix = "warning: " if event.level == "warning" else ""
             say(f"  {prefix}{event.text}", err=True)
@@ -210,14 +216,22 @@ def add_command(sub: Any, common: argparse.ArgumentParser, name: str, handler: H
     return p
 
 
-def add_train_options(p: argparse.ArgumentParser) -> None:
-    """Add what :func:`build_train_config` reads: dataset, backbone, strategy, epochs, seed and the settings groups."""
+def add_train_options(p: argparse.ArgumentParser, auto: bool = False) -> None:
+    """Add what :func:`build_train_config` reads: dataset, backbone, strategy, epochs, seed and the settings groups.
+
+    With ``auto`` the strategy ``auto`` (the default there) and its options (``--budget``, ``--folds``,
+    ``--candidates``, ``--only``) are offered too; :func:`build_auto_config` reads those.
+    """
     p.add_argument("--dataset", required=True, help="dataset id (from `import` or `datasets`)")
     p.add_argument("--backbone", default=DEFAULT_BACKBONE,
                    help=f"backbone: {DEFAULT_BACKBONE} (default, offline), efficientnet_lite1/2, timm/<name>, "
                         "torchvision/<name>; see `backbones`")
-    p.add_argument("--strategy", default="feature-extraction", choices=STRATEGIES,
-                   help="how to transfer: frozen backbone + new head, fine-tune the last groups, full fine-tuning, "
+    p.add_argument("--strategy", default=AUTO if auto else "feature-extraction",
+                   choices=((AUTO,) if auto else ()) + STRATEGIES,
+                   help=("auto (default): choose by cross-validation among a linear probe, a trained head, "
+                         "fine-tuning the last 1 or 2 groups, raw pixels and scratch, within --budget; or " if auto
+                         else "how to transfer: ") +
+                        "frozen backbone + new head, fine-tune the last groups, full fine-tuning, "
                         "gradual unfreezing, or from scratch (random init, no transfer)")
     p.add_argument("--epochs", type=whole(TRAIN_LIMITS["epochs"]), default=10, help="maximum epochs (default 10)")
     p.add_argument("--seed", type=whole(TRAIN_LIMITS["seed"]), default=0,
@@ -263,7 +277,42 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     a.add_argument("--color", type=number(AUGMENT_LIMITS["color"]), help="colour jitter strength, 0 = off (0.2)")
     a.add_argument("--aug-views", type=whole(TRAIN_LIMITS["aug_views"]),
                    help="augmented views per image cached when the backbone is frozen (4)")
+    if auto:
+        d, lim = AutoConfig(), AUTO_LIMITS
+        r = p.add_argument_group("auto recipe (--strategy auto)")
+        r.add_argument("--budget", type=number(lim["budget"]), default=d.budget,
+                       help=f"seconds for the whole search, refit and test included ({d.budget:g})")
+        r.add_argument("--folds", type=whole(lim["folds"]), default=d.folds,
+                       help=f"cross-validation folds every candidate is scored on ({d.folds})")
+        r.add_argument("--candidates", type=_kind_list, default=None,
+                       help=f"comma-separated kinds to consider: {','.join(AUTO_KINDS)} (all)")
+        r.add_argument("--only", default="",
+                       help="score and refit just this candidate (a name from a leaderboard, e.g. "
+                            "probe:efficientnet_lite0)")
     p.set_defaults(check=check_train_options)
+
+
+def _kind_list(text: str) -> tuple[str, ...]:
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    bad = [k for k in kinds if k not in AUTO_KINDS]
+    if bad or not kinds:
+        raise argparse.ArgumentTypeError(f"{text!r}: use one or more of {', '.join(AUTO_KINDS)}")
+    return kinds
+
+
+def _check_only(name: str) -> None:
+    from tlcore.auto.candidates import candidate_from_name
+
+    if name:
+        try:
+            candidate_from_name(name)
+        except ValueError as exc:
+            raise UsageError(f"--only: {exc}") from None
+
+
+def build_auto_config(args: argparse.Namespace) -> AutoConfig:
+    """The AutoConfig from the options :func:`add_train_options` adds with ``auto=True``."""
+    return AutoConfig(budget=args.budget, folds=args.folds, kinds=args.candidates or AUTO_KINDS, only=args.only)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -282,7 +331,7 @@ def build_train_config(args: argparse.Namespace) -> "TrainConfig":
         return default if value is None else value
 
     strategy = StrategyConfig(
-        name=args.strategy, fine_tune_groups=pick(args.fine_tune_groups, d_s.fine_tune_groups),
+        name="feature-extraction" if args.strategy == AUTO else args.strategy, fine_tune_groups=pick(args.fine_tune_groups, d_s.fine_tune_groups),
         unfreeze_every=pick(args.unfreeze_every, d_s.unfreeze_every), head_lr=pick(args.lr, d_s.head_lr),
         backbone_lr_ratio=pick(args.backbone_lr_ratio, d_s.backbone_lr_ratio),
         lr_decay=pick(args.lr_decay, d_s.lr_decay), head=pick(args.head, d_s.head),
@@ -320,6 +369,9 @@ def check_train_options(args: argparse.Namespace) -> None:
                          "images to train on")
     try:
         build_train_config(args).check()
+        if getattr(args, "strategy", None) == AUTO:
+            build_auto_config(args).check()
+            _check_only(args.only)
     except TlcoreError as exc:  # the options were checked one by one; what is left names the setting
         raise UsageError(str(exc)) from None
 

@@ -13,6 +13,7 @@ from tlcore.cli.common import (
     UsageError,
     add_command,
     add_train_options,
+    build_auto_config,
     build_train_config,
     check_train_options,
     number,
@@ -21,6 +22,7 @@ from tlcore.cli.common import (
     summarize_run,
     whole,
 )
+from tlcore.auto.config import AUTO
 from tlcore.train.lr_find import LR_FIND_LIMITS, LRFindSettings
 from tlcore.train.strategies import Limit
 from tlcore.workspace import Workspace
@@ -35,6 +37,8 @@ def cmd_train(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
 
     config = build_train_config(args)
     dataset = load_dataset(ws, args.dataset)
+    if args.strategy == AUTO:
+        return _train_auto(args, ws, config, dataset)
     result = train(ws, dataset, config, on_event=StderrProgress(args.quiet))
     run_id = save_run(ws, result, dataset, label=args.label or "")
     out = summarize_run(get_run(ws, run_id))
@@ -44,6 +48,41 @@ def cmd_train(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
         say(f"  test accuracy {m['accuracy']:.4f}, balanced accuracy {m['balanced_accuracy']:.4f}, "
             f"macro F1 {m['macro_f1']:.4f} on {m['n']} images; {result.timings['total']:.1f}s "
             f"(inputs: {result.cache_mode})", err=True)
+    return out
+
+
+def _train_auto(args: argparse.Namespace, ws: Workspace, config: Any, dataset: Any) -> dict[str, Any]:
+    """``train --strategy auto``: the auto recipe, its leaderboard on stderr, the refitted winner recorded."""
+    from tlcore.auto.runner import run_auto
+    from tlcore.runs.records import get_run
+    from tlcore.runs.store import save_run
+
+    result = run_auto(ws, dataset, config, build_auto_config(args), on_event=StderrProgress(args.quiet))
+    run_id = save_run(ws, result.train, dataset, label=args.label or "",
+                      extra={"strategy": "auto", "auto": result.record()})
+    out = summarize_run(get_run(ws, run_id))
+    out["auto"] = {k: result.record()[k] for k in ("winner", "best", "reason", "leaderboard", "seconds")}
+    if not args.json:
+        for line in leaderboard_lines(result.leaderboard):
+            say(line, err=True)
+        m = result.train.test_metrics
+        say(run_id)
+        say(f"  {result.reason}", err=True)
+        say(f"  test accuracy {m['accuracy']:.4f}, macro F1 {m['macro_f1']:.4f} on {m['n']} images; "
+            f"{result.seconds:.0f} s in all", err=True)
+    return out
+
+
+def leaderboard_lines(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The leaderboard as text: candidate, CV mean with its 95% interval, seconds, and why anything was skipped."""
+    out = ["  candidate                                              CV accuracy (95% CI)        seconds"]
+    for r in rows:
+        mark = "*" if r.get("winner") else " "
+        if r["status"] == "done":
+            ci = (f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]" if r.get("ci_low") is not None else "")
+            out.append(f" {mark}{r['label'][:52]:<54} {r['mean']:.3f} {ci:<20} {r['seconds']:>7.0f}")
+        else:
+            out.append(f"  {r['label'][:52]:<54} {r['status']}: {r.get('reason', '')}")
     return out
 
 
@@ -143,7 +182,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add the ``train``, ``evaluate`` and ``predict`` subcommands."""
     p = add_command(sub, common, "train", cmd_train, "train a model on a dataset and record the run",
                     workspace=CREATES)
-    add_train_options(p)
+    add_train_options(p, auto=True)
     p.add_argument("--label", help="a note to remember the run by")
     p = add_command(sub, common, "lr-find", cmd_lr_find,
                     "find a head learning rate with a short range test (fastai's lr_find valley rule)",

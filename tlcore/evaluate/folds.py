@@ -21,8 +21,11 @@ from tlcore.errors import DatasetError, TlcoreError
 log = logging.getLogger(__name__)
 
 
-def make_folds(dataset: Dataset, k: int, seed: int = 0) -> list[np.ndarray]:
+def make_folds(dataset: Dataset, k: int, seed: int = 0, within: np.ndarray | None = None) -> list[np.ndarray]:
     """Stratified, group-aware, seeded k folds: the held-out record indices of each fold (sorted).
+
+    ``within`` restricts the folds to those record indices (the auto recipe's folds cover the non-test part of a
+    split); by default they cover the whole dataset.
 
     Raises:
         DatasetError: if ``k`` is below 2 or a class has fewer than ``k`` distinct images (the message names the
@@ -32,30 +35,49 @@ def make_folds(dataset: Dataset, k: int, seed: int = 0) -> list[np.ndarray]:
 
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
         raise DatasetError(f"the number of folds must be a whole number of at least 2 (got {k!r})")
-    try:
-        check_class_sizes(dataset, k, f"a {k}-fold cross-validation")
-    except DatasetError as e:
-        from tlcore.data.split import distinct_counts
+    idx = np.arange(len(dataset), dtype=np.int64) if within is None else np.unique(np.asarray(within, np.int64))
+    if within is None:
+        try:
+            check_class_sizes(dataset, k, f"a {k}-fold cross-validation")
+        except DatasetError as e:
+            from tlcore.data.split import distinct_counts
 
-        smallest = min(distinct_counts(dataset).values(), default=0)
-        hint = f"; use at most {smallest} folds or add images to that class" if smallest >= 2 else ""
-        raise DatasetError(f"{e}{hint}") from None
+            smallest = min(distinct_counts(dataset).values(), default=0)
+            hint = f"; use at most {smallest} folds or add images to that class" if smallest >= 2 else ""
+            raise DatasetError(f"{e}{hint}") from None
+    else:
+        _check_within(dataset, idx, k)
     # Deal the distinct images, not the records: copies of one image then always share a fold. A group takes its
     # lowest class (as make_split does). StratifiedKFold on the groups is the same stratified, group-aware deal as
     # StratifiedGroupKFold, whose greedy search takes a noticeable fraction of a second on a thousand images.
-    groups = hash_groups(dataset)
+    _, groups = np.unique(hash_groups(dataset)[idx], return_inverse=True)
     n_groups = int(groups.max()) + 1 if len(groups) else 0
     group_label = np.full(n_groups, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(group_label, groups, dataset.labels)
+    np.minimum.at(group_label, groups, dataset.labels[idx])
     splitter = StratifiedKFold(n_splits=int(k), shuffle=True, random_state=seed)
     with warnings.catch_warnings():  # a class whose images all also sit in a lower class: it has no groups
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
         dealt = [test for _, test in splitter.split(np.zeros(n_groups), group_label)]
-    folds = [np.flatnonzero(np.isin(groups, test)).astype(np.int64) for test in dealt]
+    folds = [idx[np.isin(groups, test)] for test in dealt]
     if any(len(f) == 0 for f in folds):
         raise DatasetError(f"dataset {dataset.name!r} has too few distinct images for {k} folds")
     log.debug("folds for %s (k=%d, seed=%d): sizes %s", dataset.id, k, seed, [len(f) for f in folds])
     return folds
+
+
+def _check_within(dataset: Dataset, idx: np.ndarray, k: int) -> None:
+    """Raise :class:`DatasetError` unless every class has ``k`` distinct images among the records ``idx``."""
+    if len(dataset.classes) < 2:
+        only = f" (only {dataset.classes[0]!r})" if dataset.classes else ""
+        raise DatasetError(f"dataset {dataset.name!r} has {len(dataset.classes)} class{only}; at least 2 are needed")
+    hashes, labels = dataset.hashes, dataset.labels
+    seen = {(int(labels[i]), hashes[i]) for i in idx}
+    for c, name in enumerate(dataset.classes):
+        n = sum(1 for label, _ in seen if label == c)
+        if n < k:
+            raise DatasetError(f"class {name!r} in dataset {dataset.name!r} has {n} distinct image"
+                               f"{'s' if n != 1 else ''} outside the test split; {k} folds need at least {k} per "
+                               f"class: use fewer folds, a smaller test fraction, or add images to that class")
 
 
 def check_folds(dataset: Dataset, folds: Sequence[Sequence[int]]) -> list[np.ndarray]:

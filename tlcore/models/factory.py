@@ -21,6 +21,7 @@ from tlcore.errors import WeightsUnavailable
 from tlcore.models.efficientnet_lite import LITE, create_lite
 from tlcore.models.groups import BlockGroup, build_stages, structural_groups, timm_groups
 from tlcore.models.layers import use_layout_preserving_pools
+from tlcore.models.pixels import create_pixels
 from tlcore.models.registry import parse_backbone_name
 from tlcore.models.timm_family import create_timm, prepare_timm
 from tlcore.models.torchvision_family import create_torchvision
@@ -60,6 +61,10 @@ def create_backbone(name: str, pretrained: bool = True, weights_file: str | Path
     if weights_file is not None and not pretrained:
         log.info("Backbone %s: random init asked for, weights file %s not used", name, weights_file)
         weights_file = None
+    if source == "pixels":
+        model, num_features, data_config = create_pixels()
+        return Backbone(name=name, model=model, num_features=num_features, data_config=data_config, groups=[],
+                        stages=None, pretrained=False, weights_source="none (raw pixels)")
     default_weights = pretrained and weights_file is None  # the family's own pretrained weights
     if source == "torchvision":
         model, num_features, head_prefix, weights_source, data_config = create_torchvision(

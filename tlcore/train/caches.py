@@ -114,6 +114,15 @@ def load_rows(ws: Workspace, key: CacheKey, memory_limit: int = DEFAULT_MEMORY_L
     return index, rows
 
 
+def cached_count(ws: Workspace, key: CacheKey, hashes: Sequence[str]) -> int:
+    """How many of ``hashes`` the entry for ``key`` already holds (its ``meta.json`` is read, not its rows)."""
+    try:
+        cached = set(read_json(ws.cache / key.digest() / _META)["hashes"])
+    except (KeyError, TypeError, ValueError, OSError):
+        return 0
+    return sum(1 for h in hashes if h in cached)
+
+
 def cached_rows(ws: Workspace, key: CacheKey, hashes: Sequence[str],
                 compute: Callable[[list[str]], Iterable[np.ndarray]],
                 memory_limit: int = DEFAULT_MEMORY_LIMIT) -> tuple[np.ndarray, np.ndarray, CacheStats]:
