@@ -3,7 +3,7 @@
 =========== ============================================================================== =====================
 kind        what is fitted on each fold                                                    inputs
 =========== ============================================================================== =====================
-pixels      logistic regression (L-BFGS, C by inner CV) on 32x32 raw pixels, standardised  the images themselves
+pixels      logistic regression (L-BFGS, C on a hold-out), 32x32 raw pixels, standardised  the images themselves
 probe       the same logistic regression on a backbone's pooled features                   cached features
 head        an MLP head with dropout, AdamW, learning rate from a range test               cached features / bank
 fine-tune   the last 1 or 2 block groups and the head, learning rate from a range test     cached frozen prefix

@@ -20,7 +20,7 @@ import numpy as np
 
 from tlcore.auto.candidates import Candidate
 from tlcore.auto.config import AutoConfig
-from tlcore.auto.probe import CS, INNER_FOLDS
+from tlcore.auto.probe import CS, INNER_HOLDOUT
 
 if TYPE_CHECKING:
     from tlcore.models.factory import Backbone
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 LR_FIND_STEPS = 100  # the range test's steps (fastai's default)
 PIPELINE_SHARE = 0.85  # stored images -> features runs at about this share of the bare forward rate
 PIXEL_RATE = 400.0  # images/s decoded and resized to 32 px (no network)
-LBFGS_ITERATIONS = 150  # typical L-BFGS iterations of one logistic-regression fit on standardised features
+LBFGS_ITERATIONS = 40  # typical L-BFGS iterations of one cold logistic-regression fit (tol 1e-3, standardised)
 OVERHEAD = 1.0  # seconds per candidate: building models, folds, bookkeeping
 
 
@@ -94,9 +94,10 @@ def matmul_rate() -> float:
 
 
 def fit_seconds(n: int, d: int, n_classes: int, rate: float) -> float:
-    """One probe fit with its inner CV: (len(CS) x inner folds + 1) L-BFGS fits, each ~iterations x 4 n d c."""
+    """One probe fit with its choice of C: the warm-started path on the inner training rows (about two cold fits'
+    worth) and the final fit, each ~iterations x 4 n d c multiply-adds."""
     one = LBFGS_ITERATIONS * 4.0 * n * d * n_classes / rate
-    return one * (len(CS) * INNER_FOLDS * (INNER_FOLDS - 1) / INNER_FOLDS + 1)
+    return one * (2 * (1 - INNER_HOLDOUT) + 1) * max(1.0, len(CS) / 4)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,10 @@
 """The linear probe: multinomial logistic regression (scikit-learn, L-BFGS) on standardised features, its
-regularisation chosen by an inner stratified cross-validation, and folded into a torch linear head.
+regularisation chosen on an inner stratified validation part, and folded into a torch linear head.
+
+The inner validation is one stratified hold-out of a quarter of the training rows (not k inner folds): the
+regularisation path over :data:`CS` is fitted warm-started, from the strongest to the weakest, and the C with the
+lowest held-out log loss is refitted on all rows. On 1,000 rows of 3,072 pixels this is about three times cheaper
+than a 3-fold inner CV and picks the same C on the digits demo; the outer folds then score the whole procedure.
 
 The same fit serves the raw-pixel baseline (features = pixels) and the probe on a backbone's pooled features.
 :func:`fold_into_linear` writes ``W / scale`` and ``b - W @ (mean / scale)`` into an ``nn.Linear``, so the head on
@@ -17,9 +22,10 @@ import numpy as np
 if TYPE_CHECKING:
     from torch import nn
 
-CS = (0.001, 0.01, 0.1, 1.0)  # inverse L2 strengths tried by the inner CV (features are standardised)
-INNER_FOLDS = 3
-MAX_ITER = 500
+CS = (0.003, 0.03, 0.3, 3.0)  # inverse L2 strengths tried on the inner hold-out (features are standardised)
+INNER_HOLDOUT = 0.25  # share of the training rows held out to choose C
+MAX_ITER = 300
+TOL = 1e-3  # L-BFGS stopping tolerance (scikit-learn's default 1e-4 costs 2-5x the time for the same C and accuracy)
 ABSENT = -1e4  # logit of a class the fit never saw (it then gets probability ~0)
 
 
@@ -31,7 +37,7 @@ class Probe:
     scale: np.ndarray  # (d,) their standard deviations (1 where a feature is constant)
     coef: np.ndarray  # (n_classes, d), rows of absent classes are 0
     intercept: np.ndarray  # (n_classes,), ABSENT for absent classes
-    C: float  # the regularisation the inner CV chose
+    C: float  # the regularisation chosen on the inner hold-out
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Logits for raw (unstandardised) rows ``x``."""
@@ -56,49 +62,54 @@ class Probe:
                 "features": int(self.coef.shape[1])}
 
 
-def choose_c(z: np.ndarray, y: np.ndarray, seed: int, cs: Sequence[float] = CS, inner_folds: int = INNER_FOLDS
-             ) -> float:
-    """The C of ``cs`` with the best mean inner-CV log loss on standardised rows ``z`` (ties: the smaller C).
-
-    With too few images per class for ``inner_folds`` folds, the inner CV uses as many folds as the smallest class
-    allows; with fewer than 2 it is skipped and 1.0 is returned.
-    """
-    from sklearn.linear_model import LogisticRegressionCV
-    from sklearn.model_selection import StratifiedKFold
+def choose_c(z: np.ndarray, y: np.ndarray, seed: int, cs: Sequence[float] = CS,
+             holdout: float = INNER_HOLDOUT) -> float:
+    """The C of ``cs`` with the lowest log loss on a stratified hold-out of standardised rows ``z`` (ties: the
+    smaller C). With a class too small to hold one image out, or a single C, no search: ``cs[0]`` or 1.0."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import log_loss
+    from sklearn.model_selection import StratifiedShuffleSplit
 
     counts = np.bincount(y)
-    folds = min(inner_folds, int(counts[counts > 0].min()))
-    if folds < 2 or len(cs) == 1:
-        return float(cs[0]) if len(cs) == 1 else 1.0
-    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    search = LogisticRegressionCV(Cs=list(cs), cv=cv, scoring="neg_log_loss", max_iter=MAX_ITER, refit=False,
-                                  random_state=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # ConvergenceWarning on the weakest C; the scores still rank
-        search.fit(z, y)
-    scores = np.mean(next(iter(search.scores_.values())), axis=0)  # (len(cs),), mean over inner folds
-    return float(np.asarray(cs)[int(np.argmax(scores))])
+    if len(cs) == 1:
+        return float(cs[0])
+    n_classes = int((counts > 0).sum())
+    n_out = max(n_classes, int(round(len(y) * holdout)))
+    if counts[counts > 0].min() < 2 or len(y) - n_out < n_classes:
+        return 1.0
+    train, val = next(StratifiedShuffleSplit(1, test_size=n_out, random_state=seed).split(z, y))
+    model = LogisticRegression(C=float(sorted(cs)[0]), warm_start=True, max_iter=MAX_ITER, tol=TOL,
+                               random_state=seed)
+    losses = []
+    for c in sorted(cs):  # strongest regularisation first: each fit starts from the previous solution
+        model.C = float(c)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ConvergenceWarning on a weak C; the losses still rank
+            model.fit(z[train], y[train])
+        losses.append(log_loss(y[val], model.predict_proba(z[val]), labels=model.classes_))
+    return float(sorted(cs)[int(np.argmin(losses))])
 
 
-def fit_probe(x: np.ndarray, y: np.ndarray, n_classes: int, seed: int = 0, cs: Sequence[float] = CS,
-              inner_folds: int = INNER_FOLDS) -> Probe:
-    """Standardise ``x``, choose C by inner CV (:func:`choose_c`), fit the logistic regression on all of ``x``."""
+def fit_probe(x: np.ndarray, y: np.ndarray, n_classes: int, seed: int = 0, cs: Sequence[float] = CS) -> Probe:
+    """Standardise ``x``, choose C on an inner hold-out (:func:`choose_c`), fit the logistic regression on all of
+    ``x``."""
     from sklearn.linear_model import LogisticRegression
 
-    x = np.asarray(x, dtype=np.float64)
+    x64 = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
+    mean = x64.mean(axis=0)
+    scale = x64.std(axis=0)
     scale[scale < 1e-12] = 1.0
-    z = (x - mean) / scale
-    coef = np.zeros((n_classes, x.shape[1]))
+    z = ((x64 - mean) / scale).astype(np.float32)  # float32 halves the solver's time; the folded head is float32
+    del x64
+    coef = np.zeros((n_classes, z.shape[1]))
     intercept = np.full(n_classes, ABSENT)
     present = np.unique(y)
     if len(present) == 1:  # one class only: it is the prediction
         intercept[present[0]] = 0.0
         return Probe(mean, scale, coef, intercept, 1.0)
-    c = choose_c(z, y, seed, cs, inner_folds)
-    model = LogisticRegression(C=c, max_iter=MAX_ITER, random_state=seed)
+    c = choose_c(z, y, seed, cs)
+    model = LogisticRegression(C=c, max_iter=MAX_ITER, tol=TOL, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.fit(z, y)

@@ -1,7 +1,7 @@
 """The winner refitted on every non-test image and tested once: a :class:`~tlcore.train.results.TrainResult` like
 any training's, so :func:`tlcore.runs.store.save_run` records it as an ordinary run.
 
-A probe or the pixel model is fitted again (its C chosen again by inner CV on all non-test images) and folded into
+A probe or the pixel model is fitted again (its C chosen again on an inner hold-out of the non-test images) and folded into
 a linear head without dropout over its frozen backbone (or the pixel module); a trained candidate trains again with
 the folds' settings for the median of their best epochs, without early stopping (nothing is held out). The test
 probabilities come from the whole model over the stored test images, as a reloaded run recomputes them. The

@@ -128,7 +128,8 @@ def run_auto(ws: Workspace, dataset: "Dataset", config: TrainConfig, auto: AutoC
     if not any(r.included for r in rows):
         cheapest = min(rows, key=lambda r: r.seconds + r.refit)
         need = cheapest.seconds + cheapest.refit + (time.perf_counter() - started)
-        raise SettingError(f"Setting 'budget' is {auto.budget:g} s, too little for any candidate: the cheapest, "
+        raise SettingError(f"The time budget (setting 'budget', --budget) is {auto.budget:g} s, too little for any "
+                           f"candidate: the cheapest, "
                            f"{cheapest.candidate.label}, needs about {math.ceil(need)} s with its refit and test "
                            f"({cheapest.reason or 'it cannot run'}); give a budget of at least {math.ceil(need * 1.2)} s.")
     board = _Board(rows, auto.budget, on_event, started)

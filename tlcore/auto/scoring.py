@@ -125,7 +125,7 @@ class Scorer:
             cs.append(probe.C)
             steps.finish(what)
             self.on_event(Message(f"{what}: held-out accuracy {metrics['accuracy']:.3f} (C={probe.C:g})"))
-        settings = {**probe.settings(), "C": cs, "inner_folds": "3, stratified"}
+        settings = {**probe.settings(), "C": cs, "C_chosen_on": "a stratified quarter of each fold's training part"}
         result = StrategyResult(candidate.name, candidate.label, settings, results, 0.0)
         return Scored(candidate, result, 0.0, settings=settings)
 

@@ -286,6 +286,9 @@ def add_train_options(p: argparse.ArgumentParser, auto: bool = False) -> None:
                        help=f"cross-validation folds every candidate is scored on ({d.folds})")
         r.add_argument("--candidates", type=_kind_list, default=None,
                        help=f"comma-separated kinds to consider: {','.join(AUTO_KINDS)} (all)")
+        r.add_argument("--probe-backbones", type=_names, default=None,
+                       help=f"comma-separated backbones whose features get a linear probe, besides --backbone "
+                            f"({','.join(d.backbones)})")
         r.add_argument("--only", default="",
                        help="score and refit just this candidate (a name from a leaderboard, e.g. "
                             "probe:efficientnet_lite0)")
@@ -310,9 +313,18 @@ def _check_only(name: str) -> None:
             raise UsageError(f"--only: {exc}") from None
 
 
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(f"{text!r}: name at least one backbone")
+    return names
+
+
 def build_auto_config(args: argparse.Namespace) -> AutoConfig:
     """The AutoConfig from the options :func:`add_train_options` adds with ``auto=True``."""
-    return AutoConfig(budget=args.budget, folds=args.folds, kinds=args.candidates or AUTO_KINDS, only=args.only)
+    backbones = args.probe_backbones if args.probe_backbones is not None else AutoConfig().backbones
+    return AutoConfig(budget=args.budget, folds=args.folds, kinds=args.candidates or AUTO_KINDS, only=args.only,
+                      backbones=backbones)
 
 
 # ---------------------------------------------------------------------------------------------------------------

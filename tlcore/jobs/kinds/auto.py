@@ -53,7 +53,7 @@ class AutoJob(JobParams):
             raise TlcoreError(f"auto: setting 'auto' must be a dict of auto-recipe settings, got {raw!r}")
         try:
             auto = auto_from_dict(raw)
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, TlcoreError) as e:
             raise TlcoreError(f"auto: setting 'auto' is invalid: {e}") from e
         return cls(dataset_id, train_config(params, "auto"), auto, str(params.get("label", "")))
 
