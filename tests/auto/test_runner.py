@@ -78,7 +78,7 @@ def test_no_test_image_reaches_selection_and_the_refit_sees_every_other_image(ws
 
 
 @pytest.mark.parametrize("only", ["pixels", f"probe:{TINY}", f"head:{TINY}", f"fine-tune-1:{TINY}",
-                                  f"scratch:{TINY}"])
+                                  f"scratch:{TINY}", f"head:{TINY}+default+tta"])
 def test_every_kind_of_winner_is_a_run_that_reloads_and_predicts_identically(ws, dataset, only):
     result = run_auto(ws, dataset, tiny_config(), auto_config(only=only))
     assert result.winner == only
@@ -86,6 +86,7 @@ def test_every_kind_of_winner_is_a_run_that_reloads_and_predicts_identically(ws,
     record = get_run(ws, run_id)
     assert record["strategy"] == "auto" and record["auto"]["winner"] == only and record["auto"]["reason"]
     run = load_run(ws, run_id)
+    assert run.model.tta == ("hflip" if only.endswith("+tta") else "none") == record["tta"]
     hashes = [dataset.hashes[i] for i in run.split.test]
     probs = predict_stored(run.model, ws, hashes, eval_transform(run.data_config, run.image_size))
     assert np.array_equal(probs, run.test_probs)
@@ -154,3 +155,12 @@ def test_cancel_stops_the_search(ws, dataset):
     with pytest.raises(Cancelled):
         run_auto(ws, dataset, tiny_config(), auto_config(kinds=("pixels", "probe")), on_event=cancel_when_scoring,
                  cancel=token)
+
+
+def test_a_flip_trained_candidate_is_also_scored_with_test_time_flips(ws, dataset):
+    result = run_auto(ws, dataset, tiny_config(), auto_config(kinds=("head",), augments=("default",)))
+    rows = {r["name"]: r for r in result.leaderboard}
+    assert set(rows) == {f"head:{TINY}+default", f"head:{TINY}+default+tta"}
+    plain, tta = rows[f"head:{TINY}+default"], rows[f"head:{TINY}+default+tta"]
+    assert tta["status"] == "done" and tta["tta"] is True and tta["seconds"] > plain["seconds"]
+    assert tta["fold_scores"] != plain["fold_scores"] or tta["mean"] == plain["mean"]

@@ -157,3 +157,20 @@ def test_deepcopy_keeps_backbone_info_consistent(tiny_effnet: Backbone) -> None:
     assert clone.backbone_info.model is not model.backbone
     stage_params = {id(p) for s in clone.backbone_info.stages for p in s.parameters()}
     assert stage_params == {id(p) for p in clone.backbone.parameters()}
+
+
+def test_test_time_flips_average_the_two_views_probabilities(tiny_effnet):
+    import torch
+
+    from tlcore.models.transfer import TransferModel
+
+    torch.manual_seed(0)
+    model = TransferModel(tiny_effnet, 3).eval()
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        one = torch.softmax(model(x), 1)
+        mirror = torch.softmax(model(torch.flip(x, dims=(3,))), 1)
+        model.tta = "hflip"
+        both = torch.softmax(model(x), 1)
+    assert torch.allclose(both, (one + mirror) / 2, atol=1e-6)
+    assert not torch.allclose(one, mirror)

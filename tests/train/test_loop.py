@@ -195,3 +195,16 @@ def test_gradual_unfreezing_keeps_the_heads_adam_state_over_all_phases(ws, datas
     params = dict(result.model.backbone.named_parameters())
     assert {int(optimizer.state[params[name]]["step"]) for name in top.param_names} == {2 * steps_per_epoch}
     assert {int(optimizer.state[params[name]]["step"]) for name in below.param_names} == {steps_per_epoch}
+
+
+def test_an_augmented_cached_training_with_nothing_held_out_trains_on_the_bank(ws, dataset):
+    """A refit on every non-test image (the auto recipe's) has no validation part; the bank still works."""
+    from tlcore.data import Split, make_split
+
+    config = tiny_config(augment=AugmentConfig(), aug_views=2)
+    split = make_split(dataset, config.val_fraction, config.test_fraction, config.seed)
+    everything = Split(train=np.sort(np.concatenate([split.train, split.val])), val=np.zeros(0, dtype=np.int64),
+                       test=split.test, seed=0, val_fraction=0.0, test_fraction=config.test_fraction)
+    result = train(ws, dataset, config, split=everything, backbone=fresh_backbone())
+    assert result.cache_mode == "aug-bank" and len(result.history) == config.epochs
+    assert result.test_probs.shape == (len(split.test), len(dataset.classes))

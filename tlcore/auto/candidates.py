@@ -46,6 +46,7 @@ class Candidate:
     backbone: str
     groups: int = 0  # fine-tune: block groups that train
     augment: str = "none"  # none | default | no-flips
+    tta: bool = False  # test-time augmentation: predictions averaged over the image and its mirror image
 
     @property
     def name(self) -> str:
@@ -53,7 +54,8 @@ class Candidate:
         if self.kind == "pixels":
             return "pixels"
         kind = f"fine-tune-{self.groups}" if self.kind == "fine-tune" else self.kind
-        return f"{kind}:{self.backbone}" + ("" if self.augment == "none" else f"+{self.augment}")
+        return (f"{kind}:{self.backbone}" + ("" if self.augment == "none" else f"+{self.augment}")
+                + ("+tta" if self.tta else ""))
 
     @property
     def label(self) -> str:
@@ -63,7 +65,12 @@ class Candidate:
                 "fine-tune": f"fine-tune last {self.groups} group{'s' if self.groups != 1 else ''} of "
                              f"{self.backbone}",
                 "scratch": f"{self.backbone} from scratch"}[self.kind]
-        return what + AUGMENT_LABELS[self.augment]
+        return what + AUGMENT_LABELS[self.augment] + (" + flip at test time" if self.tta else "")
+
+    @property
+    def flips(self) -> bool:
+        """Whether it trains with random horizontal flips (then test-time flips are scored too)."""
+        return self.trained and AUGMENT_SETTINGS[self.augment].hflip
 
     @property
     def trained(self) -> bool:
@@ -78,7 +85,7 @@ class Candidate:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: name, label, kind, backbone, groups, augment."""
         return {"name": self.name, "label": self.label, "kind": self.kind, "backbone": self.backbone,
-                "groups": self.groups, "augment": self.augment}
+                "groups": self.groups, "augment": self.augment, "tta": self.tta}
 
 
 def candidate_from_name(name: str) -> Candidate:
@@ -86,15 +93,16 @@ def candidate_from_name(name: str) -> Candidate:
     if name == "pixels":
         return Candidate("pixels", PIXELS_BACKBONE)
     head, _, backbone = name.partition(":")
-    backbone, _, augment = backbone.partition("+")
+    tta = backbone.endswith("+tta")
+    backbone, _, augment = backbone.removesuffix("+tta").partition("+")
     augment = augment or "none"
     kind, groups = head, 0
     if head.startswith("fine-tune-") and head[len("fine-tune-"):].isdigit():
         kind, groups = "fine-tune", int(head[len("fine-tune-"):])
     if kind not in ("probe", "head", "fine-tune", "scratch") or not backbone or augment not in AUGMENT_SETTINGS:
         raise ValueError(f"{name!r} is not an auto-recipe candidate")
-    candidate = Candidate(kind, backbone, groups, augment)
-    if candidate.name != name:
+    candidate = Candidate(kind, backbone, groups, augment, tta)
+    if candidate.name != name or (tta and not candidate.flips):
         raise ValueError(f"{name!r} is not an auto-recipe candidate")
     return candidate
 

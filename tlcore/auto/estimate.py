@@ -157,11 +157,12 @@ def estimate(candidate: Candidate, sizes: Sizes, auto: AutoConfig, throughput: T
     assert throughput is not None
     test = sizes.test / (throughput.forward_rate * PIPELINE_SHARE)
     views = auto.aug_views if candidate.augment != "none" else 0
+    mirrored = n / (throughput.forward_rate * PIPELINE_SHARE) if candidate.flips else 0.0  # test-time flips
     if candidate.kind == "head":
         pass_cost = uncached["pooled"] / (throughput.forward_rate * PIPELINE_SHARE)
         bank = views * n / (throughput.forward_rate * PIPELINE_SHARE)
         head = 2e-5 * (k * epochs * (sizes.fold_train + sizes.fold_val) + LR_FIND_STEPS * 32)
-        return Cost(OVERHEAD + head + bank, ((f"{candidate.backbone}/pooled", pass_cost),),
+        return Cost(OVERHEAD + head + bank + mirrored, ((f"{candidate.backbone}/pooled", pass_cost),),
                     2e-5 * epochs * n + views * n / (throughput.forward_rate * PIPELINE_SHARE) + test)
     if candidate.kind == "fine-tune":
         g = candidate.groups
@@ -173,11 +174,11 @@ def estimate(candidate: Candidate, sizes: Sizes, auto: AutoConfig, throughput: T
         train = step * (k * epochs * sizes.fold_train + LR_FIND_STEPS * 32)
         scoring = step / 3 * (k * epochs * sizes.fold_val + n)
         refit = step * epochs * n + views * n * pre * 1.1 + test
-        return Cost(OVERHEAD + train + scoring + bank, ((boundary, pass_cost),), refit)
+        return Cost(OVERHEAD + train + scoring + bank + mirrored, ((boundary, pass_cost),), refit)
     step = throughput.full_step  # scratch: every epoch runs the whole network on decoded images
     infer = 1.0 / (throughput.forward_rate * PIPELINE_SHARE)
     train = step * (k * epochs * sizes.fold_train + LR_FIND_STEPS * 32) + infer * k * epochs * sizes.fold_val
-    return Cost(OVERHEAD + train + infer * n, (), step * epochs * n + test)
+    return Cost(OVERHEAD + train + infer * n + mirrored, (), step * epochs * n + test)
 
 
 @dataclass(frozen=True)

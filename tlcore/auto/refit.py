@@ -64,8 +64,19 @@ def _refit_training(ws: Workspace, dataset: "Dataset", scorer: Scorer, scored: S
                         test_fraction=split.test_fraction)
     audit.saw("refit", selection)
     audit.saw("test", split.test)
-    return train(ws, dataset, config, split=refit_split, on_event=on_event, cancel=cancel,
-                 backbone=scorer.backbones(config))
+    result = train(ws, dataset, config, split=refit_split, on_event=on_event, cancel=cancel,
+                   backbone=scorer.backbones(config))
+    if scored.candidate.tta:  # the saved model averages over the mirror image; its test predictions must too
+        from tlcore.data.augment import eval_transform
+        from tlcore.models.inference import predict_stored
+
+        result.model.tta = "hflip"
+        size = config.image_size or result.backbone.data_config.input_size
+        result.test_probs = predict_stored(result.model, ws, [dataset.hashes[i] for i in split.test],
+                                           eval_transform(result.backbone.data_config, size), on_event, cancel,
+                                           phase="test")
+        result.test_metrics = classification_metrics(dataset.labels[split.test], result.test_probs, dataset.classes)
+    return result
 
 
 def _refit_probe(ws: Workspace, dataset: "Dataset", scorer: Scorer, scored: Scored, split: "Split",

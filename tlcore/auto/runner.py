@@ -150,20 +150,24 @@ def run_auto(ws: Workspace, dataset: "Dataset", config: TrainConfig, auto: AutoC
             continue
         board.update(name, f"scoring {r.candidate.label}", scale, status="running")
         try:
-            s = scorer.score(r.candidate)
+            results = scorer.score(r.candidate)
         except Cancelled:
             raise
         except (TlcoreError, MemoryError, RuntimeError) as e:
             board.update(name, f"{name} failed", scale, status="failed", reason=str(e))
             on_event(Message(f"{r.candidate.label} failed: {e}", level="warning"))
             continue
-        scored.append(s)
-        estimated, actual = estimated + r.seconds, actual + s.seconds
-        board.update(name, f"{r.candidate.label}: {s.mean():.3f}", scale, **leaderboard_row(s, r.seconds))
+        scored.extend(results)
+        estimated, actual = estimated + r.seconds, actual + max(s.seconds for s in results)
+        for s in results:  # a flip-trained candidate brings its test-time-flip variant along
+            board.rows.setdefault(s.candidate.name, s.candidate.to_dict())
+            board.refits.setdefault(s.candidate.name, r.refit)
+            board.update(s.candidate.name, f"{s.candidate.label}: {s.mean():.3f}", scale,
+                         **leaderboard_row(s, r.seconds))
     if not scored:
         reasons = "; ".join(f"{n}: {row['reason']}" for n, row in board.rows.items() if row["reason"])
         raise TlcoreError(f"the auto recipe could not score any candidate ({reasons})")
-    choice = choose(scored)
+    choice = choose([s for s in scored if s.candidate.name == auto.only] or scored)
     for s in scored:
         board.rows[s.candidate.name]["winner"] = s is choice.winner
     board.update(choice.winner.candidate.name, f"refitting {choice.winner.candidate.label} on all "

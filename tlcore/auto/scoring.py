@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
@@ -31,6 +31,7 @@ from tlcore.workspace import Workspace
 if TYPE_CHECKING:
     from tlcore.data import Dataset
     from tlcore.train.lr_find import LRFindResult
+    from tlcore.train.results import TrainResult
 
 
 @dataclass
@@ -91,14 +92,22 @@ class Scorer:
                                                        self.selection, self.on_event, self.cancel)
         return self._features[backbone]
 
-    def score(self, candidate: Candidate) -> Scored:
-        """Score ``candidate`` on every fold (raises what its training raises, :class:`Cancelled` included)."""
+    def score(self, candidate: Candidate) -> list[Scored]:
+        """Score ``candidate`` on every fold (raises what its training raises, :class:`Cancelled` included).
+
+        A candidate trained with random flips comes back twice: as itself and with test-time flips (its fold
+        models scored again on the mirrored held-out images, the two views' probabilities averaged), so CV
+        decides test-time augmentation too. Asked for the test-time variant, both come back as well.
+        """
         start = time.perf_counter()
         if candidate.trained:
-            scored = self._score_training(candidate)
+            scored = self._score_training(replace(candidate, tta=False))
         else:
-            scored = self._score_fit(candidate)
-        scored.seconds = time.perf_counter() - start
+            scored = [self._score_fit(candidate)]
+        extra = sum(s.seconds for s in scored[1:])
+        scored[0].seconds = time.perf_counter() - start - extra
+        for s in scored[1:]:
+            s.seconds += scored[0].seconds
         return scored
 
     def _score_fit(self, candidate: Candidate) -> Scored:
@@ -129,7 +138,7 @@ class Scorer:
         result = StrategyResult(candidate.name, candidate.label, settings, results, 0.0)
         return Scored(candidate, result, 0.0, settings=settings)
 
-    def _score_training(self, candidate: Candidate) -> Scored:
+    def _score_training(self, candidate: Candidate) -> list[Scored]:
         from tlcore.data import Split
         from tlcore.train.lr_find import lr_find
 
@@ -148,11 +157,18 @@ class Scorer:
         for i, held_out in enumerate(self.folds):
             self.audit.saw(f"{candidate.name} fit {i + 1}", training_part(self.folds, i))
             self.audit.saw(f"{candidate.name} score {i + 1}", held_out)
+        mirrored = _MirroredFolds(self, candidate) if candidate.flips else None
         result = run_folds(self.ws, self.dataset, config, self.folds, self.on_event, self.cancel, self.backbones,
-                           steps=Steps(len(self.folds), self.on_event), what=candidate.name)
+                           steps=Steps(len(self.folds), self.on_event), what=candidate.name,
+                           after_fold=mirrored.score if mirrored else None)
         result.label = candidate.label
-        return Scored(candidate, result, 0.0, config=config, lr=found,
-                      settings={"train_config": config_to_dict(config), "lr": config.strategy.head_lr})
+        settings = {"train_config": config_to_dict(config), "lr": config.strategy.head_lr}
+        out = [Scored(candidate, result, 0.0, config=config, lr=found, settings=settings)]
+        if mirrored is not None:
+            tta = replace(candidate, tta=True)
+            out.append(Scored(tta, StrategyResult(tta.name, tta.label, settings, mirrored.folds, 0.0),
+                              mirrored.seconds, config=config, lr=found, settings={**settings, "tta": "hflip"}))
+        return out
 
     def _rows(self, indices: np.ndarray) -> np.ndarray:
         """Positions of the records ``indices`` in ``selection`` (they must all be in it)."""
@@ -160,3 +176,34 @@ class Scorer:
         if len(indices) and (pos.max() >= len(self.selection) or (self.selection[pos] != indices).any()):
             raise ValueError("a fold holds records outside the auto recipe's selection part")
         return pos
+
+
+class _MirroredFolds:
+    """Test-time flips scored with each fold's model while it is there: the held-out images mirrored, their
+    probabilities averaged with the fold's own (what ``TransferModel.tta = "hflip"`` computes)."""
+
+    def __init__(self, scorer: Scorer, candidate: Candidate) -> None:
+        self.scorer, self.candidate = scorer, candidate
+        self.folds: list[FoldResult] = []
+        self.seconds = 0.0
+
+    def score(self, i: int, result: "TrainResult", held_out: np.ndarray) -> None:
+        from tlcore.data.augment import mirror_transform
+        from tlcore.models.inference import predict_stored
+
+        start = time.perf_counter()
+        s, dataset = self.scorer, self.scorer.dataset
+        s.audit.saw(f"{self.candidate.name}+tta score {i + 1}", held_out)
+        size = result.config.image_size or result.backbone.data_config.input_size
+        result.model.eval()
+        mirrored = predict_stored(result.model, s.ws, [dataset.hashes[j] for j in held_out],
+                                  mirror_transform(result.backbone.data_config, size), s.on_event, s.cancel,
+                                  phase="test-time flips")
+        probs = ((np.asarray(result.test_probs, dtype=np.float64) + mirrored) / 2).astype(np.float32)
+        metrics = classification_metrics(dataset.labels[held_out], probs, dataset.classes)
+        seconds = time.perf_counter() - start
+        self.seconds += seconds
+        self.folds.append(FoldResult(fold=i + 1, n_train=len(result.split.train), n_val=len(result.split.val),
+                                     n_test=len(held_out), metrics=metrics, probs=probs, seconds=seconds,
+                                     trainable_params=result.trainable_params, best_epoch=result.best_epoch,
+                                     stopped_early=result.stopped_early, cache_mode=result.cache_mode))

@@ -101,6 +101,15 @@ def eval_transform(data_config: DataConfig, size: int | None = None) -> Transfor
     return v2.Compose(_geometry(data_config, NO_AUGMENT, size) + _to_tensor(data_config))
 
 
+def mirror_transform(data_config: DataConfig, size: int | None = None) -> Transform:
+    """The evaluation preprocessing of the image's mirror image (horizontal flip): the second view of
+    test-time augmentation."""
+    from torchvision.transforms import v2
+
+    return v2.Compose(_geometry(data_config, NO_AUGMENT, size) + [v2.RandomHorizontalFlip(p=1.0)]
+                      + _to_tensor(data_config))
+
+
 def train_transform(data_config: DataConfig, augment: AugmentConfig, size: int | None = None) -> Transform:
     """Random augmentations (those switched on) followed by the evaluation preprocessing's normalisation."""
     from torchvision.transforms import v2

@@ -28,6 +28,7 @@ from tlcore.workspace import Workspace
 if TYPE_CHECKING:
     from tlcore.models.factory import Backbone
     from tlcore.train.config import TrainConfig
+    from tlcore.train.results import TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,8 @@ class Steps:
 def run_folds(ws: Workspace, dataset: Dataset, config: "TrainConfig", folds: Sequence[np.ndarray],
               on_event: EventCallback = ignore_event, cancel: CancelToken | None = None,
               backbone_factory: BackboneFactory | None = None, fraction: float = 1.0,
-              steps: Steps | None = None, what: str = "") -> StrategyResult:
+              steps: Steps | None = None, what: str = "",
+              after_fold: "Callable[[int, TrainResult, np.ndarray], None] | None" = None) -> StrategyResult:
     """Train and evaluate ``config`` once per fold: a fresh model each time, the held-out fold as the test set.
 
     Args:
@@ -116,6 +118,8 @@ def run_folds(ws: Workspace, dataset: Dataset, config: "TrainConfig", folds: Seq
         fraction: share of each fold's training part to use (data-efficiency curve), stratified, at least 1 per class.
         steps: overall progress shared with other calls (a comparison or curve); made here if None.
         what: prefix of the progress messages (e.g. the strategy name).
+        after_fold: called with (0-based fold, its training result, its held-out indices) while the fold's model
+            is still there (the auto recipe scores test-time augmentation with it).
     """
     from tlcore.train.config import config_to_dict
     from tlcore.train.loop import train
@@ -150,6 +154,8 @@ def run_folds(ws: Workspace, dataset: Dataset, config: "TrainConfig", folds: Seq
             seconds=time.perf_counter() - fold_start, trainable_params=result.trainable_params,
             history=result.history, best_epoch=result.best_epoch, stopped_early=result.stopped_early,
             cache_mode=result.cache_mode, timings=dict(result.timings)))
+        if after_fold is not None:
+            after_fold(i, result, held_out)
         steps.finish(label)
         acc = result.test_metrics.get("accuracy", math.nan)
         on_event(Message(f"{label}: held-out accuracy {acc:.3f} on {len(held_out)} images"))

@@ -1,7 +1,8 @@
 """Borrowing a model for attribution and giving it back exactly as it was.
 
-:func:`borrowed` puts the model in eval mode and stops parameter gradients (attributions need input
-gradients only), then restores every module's train/eval flag and every parameter's ``requires_grad``
+:func:`borrowed` puts the model in eval mode, stops parameter gradients (attributions need input
+gradients only) and switches test-time augmentation off (a map explains the image as the network sees it, one
+view), then restores every module's train/eval flag and every parameter's ``requires_grad``
 and removes any hook added while borrowed — also when the method raised half-way.
 """
 
@@ -44,6 +45,9 @@ def borrowed(model: nn.Module) -> Iterator[nn.Module]:
     Not safe for two threads on the same model object at once (flags and hooks are per object): a page
     that shares a cached model between sessions should explain a copy.
     """
+    tta = getattr(model, "tta", None)
+    if tta is not None:  # a map explains one view of the image: test-time augmentation is off while borrowed
+        model.tta = "none"
     modes = [(m, m.training) for m in model.modules()]
     flags = [(p, p.requires_grad) for p in model.parameters()]
     full_backward = [(m, m._is_full_backward_hook) for m in model.modules()]
@@ -68,3 +72,5 @@ def borrowed(model: nn.Module) -> Iterator[nn.Module]:
             m.training = training
         for p, requires_grad in flags:
             p.requires_grad_(requires_grad)
+        if tta is not None:
+            model.tta = tta

@@ -27,6 +27,7 @@ PIXELS_BACKBONE = "raw_pixels"  # the raw-pixel "backbone" (tlcore.models.pixels
 log = logging.getLogger(__name__)
 
 DEFAULT_BACKBONE = "efficientnet_lite0"
+TTA_MODES = ("none", "hflip")  # test-time augmentation (tlcore.models.transfer.TransferModel.tta)
 HEADS = ("linear", "mlp")  # the kinds of new head (names only; tlcore.models.transfer.make_head builds them)
 
 TIMM_CATALOGUE = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 import torch
@@ -10,10 +11,9 @@ from torch import Tensor, nn
 
 from tlcore.models.factory import Backbone
 from tlcore.models.groups import BlockGroup
-from tlcore.models.registry import HEADS
+from tlcore.models.registry import HEADS, TTA_MODES  # noqa: F401  (TTA_MODES: the values of .tta)
 
 log = logging.getLogger(__name__)
-
 
 
 
@@ -59,6 +59,9 @@ class TransferModel(nn.Module):
 
     Frozen parts are also kept in eval mode (BatchNorm statistics, dropout) after ``train()``, so a frozen
     prefix computes exactly what a feature cache computed. A new model starts with everything trainable.
+    With ``tta = "hflip"`` (test-time augmentation, set by the auto recipe when it scores better) ``forward`` gives
+    the log of the mean of the image's and its mirror image's probabilities, so a softmax of the output is that
+    mean and every caller (predict, evaluate, exports) applies it without knowing.
     """
 
     def __init__(self, backbone: Backbone, num_classes: int, head: str = "linear", hidden: int = 256,
@@ -71,6 +74,7 @@ class TransferModel(nn.Module):
         # a plain dataclass attribute (not a submodule): its .model is self.backbone, registered once
         self.backbone_info = backbone
         self.num_classes = num_classes
+        self.tta = "none"
         self._n_trainable = len(backbone.groups)
         self._frozen_modules: list[nn.Module] = []
         self.set_trainable(len(backbone.groups))
@@ -95,7 +99,12 @@ class TransferModel(nn.Module):
         return self.groups[self.frozen_groups:]
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.backbone(x))
+        logits = self.head(self.backbone(x))
+        if self.tta != "hflip":
+            return logits
+        mirrored = self.head(self.backbone(torch.flip(x, dims=(3,))))
+        views = torch.stack([torch.log_softmax(logits, 1), torch.log_softmax(mirrored, 1)])
+        return torch.logsumexp(views, 0) - math.log(2.0)
 
     def set_trainable(self, n_last_groups: int) -> None:
         """Train the head and the last ``n_last_groups`` block groups (0 = head only; clipped to the group count)."""

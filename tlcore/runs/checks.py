@@ -174,7 +174,7 @@ def check_metadata(meta: dict[str, Any], record: dict[str, Any], run_id: str) ->
     Raises:
         RunDamaged: a key is missing or of the wrong type, or the classes differ from the record's.
     """
-    from tlcore.models.registry import HEADS
+    from tlcore.models.registry import HEADS, TTA_MODES
 
     def bad(problem: str) -> RunDamaged:
         return damaged(run_id, f"model.safetensors metadata {problem}")
@@ -200,6 +200,8 @@ def check_metadata(meta: dict[str, Any], record: dict[str, Any], run_id: str) ->
         raise bad(f"'dropout' is {_short(meta['dropout'])}, not a number from 0 to below 1")
     if not is_index(meta["image_size"]) or meta["image_size"] < 1:
         raise bad(f"'image_size' is {_short(meta['image_size'])}, not a size in pixels")
+    if meta.get("tta", "none") not in TTA_MODES:
+        raise bad(f"'tta' is {_short(meta.get('tta'))}, not one of {', '.join(TTA_MODES)}")
     dc = meta["data_config"]
     ok = (isinstance(dc, dict) and is_index(dc.get("input_size")) and dc["input_size"] >= 1
           and all(isinstance(dc.get(k), list) and len(dc[k]) == 3 and all(is_number(v) for v in dc[k])

@@ -102,7 +102,7 @@ def save_run(ws: Workspace, result: "TrainResult", dataset: "Dataset", label: st
     model_meta = {"architecture": backbone.name, "num_classes": len(result.classes), "head": cfg.strategy.head,
                   "hidden": cfg.strategy.hidden, "dropout": cfg.strategy.dropout, "classes": list(result.classes),
                   "image_size": cfg.image_size or backbone.data_config.input_size,
-                  "data_config": asdict(backbone.data_config)}
+                  "data_config": asdict(backbone.data_config), "tta": getattr(result.model, "tta", "none")}
     state = {k: v.detach().contiguous() for k, v in result.model.state_dict().items()}
     weights = weights_bytes(state, model_meta)
     record = {
@@ -116,6 +116,7 @@ def save_run(ws: Workspace, result: "TrainResult", dataset: "Dataset", label: st
         "timings": result.timings, "cache_mode": result.cache_mode, "cache_bytes": result.cache_bytes,
         "best_epoch": result.best_epoch, "stopped_early": result.stopped_early,
         "trainable_params": result.trainable_params, "augmentation": cfg.augment.describe(),
+        "tta": model_meta["tta"],
         "model": model_meta, "weights_sha256": sha256_hex(weights), "versions": library_versions(),
     }
     record.update(extra or {})
@@ -164,6 +165,7 @@ def load_run(ws: Workspace, run_id: str) -> LoadedRun:
     except TlcoreError as e:
         raise damaged(run_id, str(e)) from None
     model.load_state_dict(state, strict=True)
+    model.tta = meta.get("tta", "none")
     model = model.to(memory_format=torch.channels_last).eval()
     dc = meta["data_config"]
     data_config = DataConfig(input_size=dc["input_size"], mean=tuple(dc["mean"]), std=tuple(dc["std"]),

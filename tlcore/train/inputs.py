@@ -184,7 +184,10 @@ class CachedInputs(EpochInputs):
             self.boundary = f"stage-{frozen_stages}"
         train_idx, val_idx = pipeline.split.train, pipeline.split.val
         if cfg.augment.enabled:
-            self.val_rows, self.val_pos, nbytes = pipeline.frozen_rows(self.frozen, self.boundary, val_idx)
+            if len(val_idx):
+                self.val_rows, self.val_pos, nbytes = pipeline.frozen_rows(self.frozen, self.boundary, val_idx)
+            else:  # nothing held out (a refit on every non-test image, a range test): no eval-view rows needed
+                self.val_rows, self.val_pos, nbytes = np.zeros((0,), np.float32), np.zeros(0, np.int64), 0
             self.bank = [pipeline.frozen_rows(self.frozen, self.boundary, train_idx,
                                               f"aug-{v}/{cfg.augment}/{cfg.seed}", cfg.augment)
                          for v in range(cfg.aug_views)]
