@@ -6,7 +6,7 @@ import math
 
 from tlcore.auto.candidates import Candidate
 from tlcore.auto.config import AutoConfig
-from tlcore.auto.estimate import Cost, Sizes, estimate, matmul_rate, measure_backbone, plan
+from tlcore.auto.estimate import Cost, Sizes, estimate, fit_rate, fit_seconds, measure_backbone, plan
 
 A, B, C = (Candidate("probe", "a"), Candidate("head", "a"), Candidate("probe", "b"))
 
@@ -36,16 +36,17 @@ def test_estimates_grow_with_epochs_folds_and_uncached_images(tiny_effnet):
     assert set(throughput.tail_step) == {1, 2} and all(v > 0 for v in throughput.tail_step.values())
     assert throughput.full_step > 0
     sizes = Sizes(selection=100, test=20, classes=3, folds=5, val_fraction=0.15)
-    rate = matmul_rate()
+    rate = fit_rate(256, 3)
+    assert rate > 0 and fit_seconds(200, rate) == 2 * fit_seconds(100, rate)
     ft = Candidate("fine-tune", "x", 1)
-    cold = estimate(ft, sizes, AutoConfig(), throughput, {"pooled": 120, "prefix-1": 120}, 256, rate)
-    warm = estimate(ft, sizes, AutoConfig(), throughput, {"pooled": 0, "prefix-1": 0}, 256, rate)
+    cold = estimate(ft, sizes, AutoConfig(), throughput, {"pooled": 120, "prefix-1": 120}, rate)
+    warm = estimate(ft, sizes, AutoConfig(), throughput, {"pooled": 0, "prefix-1": 0}, rate)
     assert cold.total(set()) > warm.total(set()) and warm.own == cold.own
-    longer = estimate(ft, sizes, AutoConfig(max_epochs=20), throughput, {"pooled": 0, "prefix-1": 0}, 256, rate)
+    longer = estimate(ft, sizes, AutoConfig(max_epochs=20), throughput, {"pooled": 0, "prefix-1": 0}, rate)
     assert longer.own > warm.own
     augmented = estimate(Candidate("head", "x", augment="default"), sizes, AutoConfig(), throughput,
-                         {"pooled": 0}, 256, rate)
-    plain = estimate(Candidate("head", "x"), sizes, AutoConfig(), throughput, {"pooled": 0}, 256, rate)
+                         {"pooled": 0}, rate)
+    plain = estimate(Candidate("head", "x"), sizes, AutoConfig(), throughput, {"pooled": 0}, rate)
     assert augmented.own > plain.own
-    scratch = estimate(Candidate("scratch", "x"), sizes, AutoConfig(), throughput, {}, 256, rate)
+    scratch = estimate(Candidate("scratch", "x"), sizes, AutoConfig(), throughput, {}, rate)
     assert scratch.own > warm.own

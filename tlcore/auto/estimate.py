@@ -3,8 +3,8 @@ candidates that fit the time budget, in order, and those skipped with the reason
 
 Measured once per backbone (a few batches of random input, well under a second each): the frozen forward rate
 (images/s), and per fine-tuned group count the frozen-prefix rate and the seconds per image of a training step of
-the trainable tail; the whole network's training step for scratch; and the machine's matrix-multiply speed for the
-scikit-learn fits. The cache state says which passes are already paid for: a cached image costs nothing.
+the trainable tail; the whole network's training step for scratch; and a few L-BFGS iterations of the
+scikit-learn fit on random rows of the features' width. The cache state says which passes are already paid for: a cached image costs nothing.
 Estimates are deliberately simple sums (passes + epochs x images x seconds per image); the runner rescales them
 by how far off the finished candidates were.
 """
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 LR_FIND_STEPS = 100  # the range test's steps (fastai's default)
 PIPELINE_SHARE = 0.85  # stored images -> features runs at about this share of the bare forward rate
 PIXEL_RATE = 400.0  # images/s decoded and resized to 32 px (no network)
-LBFGS_ITERATIONS = 40  # typical L-BFGS iterations of one cold logistic-regression fit (tol 1e-3, standardised)
+PROBE_ITERATIONS = 80  # L-BFGS iterations (over all rows) of one probe fit, its C path included (tol 1e-3)
 OVERHEAD = 1.0  # seconds per candidate: building models, folds, bookkeeping
 
 
@@ -86,18 +86,27 @@ def measure_backbone(backbone: "Backbone", size: int, groups: tuple[int, ...] = 
     return out
 
 
-def matmul_rate() -> float:
-    """Multiply-adds per second of a float64 matrix product the size of a logistic-regression gradient."""
-    a = np.random.default_rng(0).normal(size=(1024, 1024))
-    b = np.random.default_rng(1).normal(size=(1024, 16))
-    return 1024 * 1024 * 16 / _timed(lambda: a @ b, repeats=5)
+def fit_rate(d: int, n_classes: int, rows: int = 256, iterations: int = 10) -> float:
+    """Seconds per (row x L-BFGS iteration) of scikit-learn's multinomial logistic regression on ``d`` standardised
+    features and ``n_classes`` classes, timed on random rows (its per-iteration cost does not depend on the data)."""
+    import warnings
+
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(rows, d)).astype(np.float32)
+    y = np.arange(rows) % max(2, n_classes)
+    model = LogisticRegression(max_iter=iterations, tol=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # it stops at max_iter on purpose
+        seconds = _timed(lambda: model.fit(x, y), repeats=1)
+    return seconds / (rows * max(1, int(model.n_iter_[0])))
 
 
-def fit_seconds(n: int, d: int, n_classes: int, rate: float) -> float:
-    """One probe fit with its choice of C: the warm-started path on the inner training rows (about two cold fits'
-    worth) and the final fit, each ~iterations x 4 n d c multiply-adds."""
-    one = LBFGS_ITERATIONS * 4.0 * n * d * n_classes / rate
-    return one * (2 * (1 - INNER_HOLDOUT) + 1) * max(1.0, len(CS) / 4)
+def fit_seconds(n: int, per_row_iteration: float) -> float:
+    """One probe fit with its choice of C (:func:`tlcore.auto.probe.fit_probe`): the warm-started path over
+    ``CS`` on the inner training rows and the final fit, about :data:`PROBE_ITERATIONS` iterations over ``n`` rows."""
+    return PROBE_ITERATIONS * max(1.0, len(CS) / 4) * n * per_row_iteration
 
 
 @dataclass(frozen=True)
@@ -135,19 +144,18 @@ class Cost:
 
 
 def estimate(candidate: Candidate, sizes: Sizes, auto: AutoConfig, throughput: Throughput | None,
-             uncached: dict[str, int], feature_dim: int, rate: float) -> Cost:
+             uncached: dict[str, int], fit_cost: float) -> Cost:
     """The cost of scoring ``candidate`` on the folds, its refit on all non-test images and its test.
 
     Args:
         throughput: the candidate's backbone as measured (None for pixels).
         uncached: per cache boundary ("pooled", "stage-<b>" or "pixels"), images not cached yet.
-        feature_dim: the features a probe fits on.
-        rate: :func:`matmul_rate`.
+        fit_cost: :func:`fit_rate` for the features a probe fits on.
     """
     k, n, epochs = sizes.folds, sizes.selection, auto.max_epochs
     if candidate.kind in ("pixels", "probe"):
-        fits = (k * fit_seconds(int(n * (k - 1) / k), feature_dim, sizes.classes, rate))
-        refit = fit_seconds(n, feature_dim, sizes.classes, rate)
+        fits = k * fit_seconds(int(n * (k - 1) / k), fit_cost)
+        refit = fit_seconds(n, fit_cost)
         if candidate.kind == "pixels":
             return Cost(OVERHEAD + fits, (("pixels", uncached["pixels"] / PIXEL_RATE),), refit + sizes.test / PIXEL_RATE)
         assert throughput is not None

@@ -22,7 +22,7 @@ import numpy as np
 from tlcore.auto.candidates import Candidate, candidates
 from tlcore.auto.choose import METRIC, choose, leaderboard_row
 from tlcore.auto.config import AutoConfig, auto_to_dict
-from tlcore.auto.estimate import PlanRow, Sizes, Throughput, estimate, matmul_rate, measure_backbone, plan
+from tlcore.auto.estimate import PlanRow, Sizes, Throughput, estimate, fit_rate, measure_backbone, plan
 from tlcore.auto.features import feature_config, uncached_images
 from tlcore.auto.refit import refit
 from tlcore.auto.scoring import Audit, Scored, Scorer
@@ -137,10 +137,11 @@ def run_auto(ws: Workspace, dataset: "Dataset", config: TrainConfig, auto: AutoC
     audit = Audit()
     scorer = Scorer(ws, dataset, config, auto, selection, folds, backbones, on_event, cancel, audit)
     scored: list[Scored] = []
-    estimated, actual = 0.0, 0.0
+    estimated: dict[str, float] = {}  # per family (scikit-learn fits, trainings): seconds estimated and taken
+    actual: dict[str, float] = {}
     for r in (r for r in rows if r.included):
         name = r.candidate.name
-        scale = min(3.0, max(0.5, actual / estimated)) if estimated else 1.0
+        scale = _scale(estimated, actual, "train" if r.candidate.trained else "fit")
         reserve = max([r.refit] + [x.refit for x in rows if x.candidate.name in {s.candidate.name for s in scored}])
         elapsed = time.perf_counter() - started
         if elapsed + (r.seconds + reserve) * scale > auto.budget:
@@ -158,7 +159,9 @@ def run_auto(ws: Workspace, dataset: "Dataset", config: TrainConfig, auto: AutoC
             on_event(Message(f"{r.candidate.label} failed: {e}", level="warning"))
             continue
         scored.extend(results)
-        estimated, actual = estimated + r.seconds, actual + max(s.seconds for s in results)
+        family = "train" if r.candidate.trained else "fit"
+        estimated[family] = estimated.get(family, 0.0) + r.seconds
+        actual[family] = actual.get(family, 0.0) + max(s.seconds for s in results)
         for s in results:  # a flip-trained candidate brings its test-time-flip variant along
             board.rows.setdefault(s.candidate.name, s.candidate.to_dict())
             board.refits.setdefault(s.candidate.name, r.refit)
@@ -181,11 +184,19 @@ def run_auto(ws: Workspace, dataset: "Dataset", config: TrainConfig, auto: AutoC
                       lr_curves={s.candidate.name: s.lr.to_dict() for s in scored if s.lr is not None}, audit=audit)
 
 
+def _scale(estimated: dict[str, float], actual: dict[str, float], family: str) -> float:
+    """How far off the finished candidates' estimates were: taken / estimated for ``family`` (or for all so far),
+    kept within [0.5, 4]."""
+    est, act = (estimated[family], actual[family]) if estimated.get(family) else \
+        (sum(estimated.values()), sum(actual.values()))
+    return min(4.0, max(0.5, act / est)) if est > 0 else 1.0
+
+
 def _plan(ws: Workspace, dataset: "Dataset", config: TrainConfig, auto: AutoConfig, sizes: Sizes,
           backbones: PristineBackbones, on_event: EventCallback, spent: float) -> list[PlanRow]:
     """Measure, estimate and plan every candidate; one that cannot even be built is skipped with the reason."""
     all_idx = np.arange(len(dataset), dtype=np.int64)
-    rate = matmul_rate()
+    fit_costs: dict[int, float] = {}
     measured: dict[str, tuple[Throughput, dict[str, int], int] | str] = {}
     costs, unbuildable = [], {}
     cands = candidates(config, auto)
@@ -197,7 +208,10 @@ def _plan(ws: Workspace, dataset: "Dataset", config: TrainConfig, auto: AutoConf
             unbuildable[c.name] = m
             continue
         throughput, uncached, dim = m
-        costs.append((c, estimate(c, sizes, auto, None if c.kind == "pixels" else throughput, uncached, dim, rate)))
+        if not c.trained and dim not in fit_costs:
+            fit_costs[dim] = fit_rate(dim, sizes.classes)
+        costs.append((c, estimate(c, sizes, auto, None if c.kind == "pixels" else throughput, uncached,
+                                  fit_costs.get(dim, 0.0))))
     rows = {r.candidate.name: r for r in plan(costs, auto.budget, spent)}
     out = []
     for c in cands:
