@@ -1,12 +1,14 @@
-"""Train: pick a backbone and a strategy, start a background training job, watch it live, read the results."""
+"""Train: pick a backbone and a strategy (auto by default), start a background job, watch it live, read the results."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from tlcore.errors import TlcoreError
-from ui import charts, jobs, lr_find, results, state, train_form
+from ui import auto_views, charts, jobs, lr_find, results, state, train_form
 from ui.text import md_escape
+
+JOB_KINDS = ("train", "auto")  # the jobs this page starts and shows
 
 st.title("Train")
 dataset = state.current_dataset()
@@ -18,31 +20,25 @@ st.text(f"Dataset: {dataset.name} — {len(dataset.records):,} images, {len(data
 
 with st.spinner("Loading the backbone catalogue…"):
     specs = train_form.backbone_specs()
-left, right = st.columns(2)
-with left:
-    spec = train_form.backbone_picker(specs)
-with right:
-    strategy = train_form.strategy_settings(spec)
-config = train_form.training_settings(spec, strategy)
+form = train_form.settings(specs)
 
-job = jobs.latest_job("train")
+job = next(iter(j for j in jobs.my_jobs() if j.kind in JOB_KINDS), None)
 busy = job is not None and job.active
 start, find = st.columns(2)
 if start.button("Start training", type="primary", disabled=busy, key="train-start",
                 help="Your training is still running — cancel it or wait." if busy else None):
-    from tlcore.jobs.kinds.train import TrainJob
-
     try:
-        config.check()
-        jobs.submit(TrainJob(dataset.id, config),
-                    label=f"train {spec.name} ({strategy.name}) on {dataset.name}")
+        jobs.submit(form.job(dataset.id), label=form.label(dataset.name))
     except TlcoreError as e:
         st.error(f"Training was not started: {md_escape(str(e))}")
     else:
         st.rerun()
-with find:
-    lr_find.find_button(dataset, config)
-lr_find.view()
+if form.auto is None:
+    with find:
+        lr_find.find_button(dataset, form.config)
+    lr_find.view()
+else:
+    find.caption("No learning-rate finder needed: auto runs its own range test for each candidate it trains.")
 
 
 def live_view(status, events) -> None:
@@ -61,7 +57,7 @@ if job is not None:
     st.divider()
     st.subheader("Latest training")
     st.text(job.label)
-    status = jobs.live(job.id, live_view)
+    status = jobs.live(job.id, auto_views.live_view if job.kind == "auto" else live_view)
     if status.state == "done" and status.result and status.result.get("run_id"):
         run_id = status.result["run_id"]
         if st.session_state.get(state.TRAIN_ADOPTED) != job.id:

@@ -90,3 +90,9 @@ with c4.popover("Delete run"):
                 state.set_current_run(None)
             st.session_state[state.RUNS_TABLE_GENERATION] = generation + 1
             st.rerun()
+one = next((r for r in records if r["id"] == run_id), None)
+if one is not None and one.get("auto"):
+    from ui import auto_views
+
+    with st.expander("How the auto recipe chose this model", expanded=True):
+        auto_views.render(one)

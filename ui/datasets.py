@@ -10,7 +10,6 @@ import streamlit as st
 
 from tlcore.errors import TlcoreError
 from ui import charts, downloads, state
-from ui.forms import set_augment
 from ui.jobs import InlineProgress
 from ui.text import md_escape
 
@@ -25,7 +24,6 @@ log = logging.getLogger(__name__)
 def load_demo() -> "Dataset | None":
     """Import the built-in digits dataset (instant if the workspace has it), make it current; None on error."""
     from tlcore.data import import_demo
-    from tlcore.data.augment import AugmentConfig
 
     progress = InlineProgress("Preparing the demo dataset…")
     try:
@@ -37,8 +35,6 @@ def load_demo() -> "Dataset | None":
     finally:
         progress.done()
     state.set_current_dataset(dataset.id)
-    # digits must not be mirrored; no augmentation also keeps the first training fast (features computed once)
-    set_augment(AugmentConfig(hflip=False, vflip=False, rotation=0.0, scale_min=1.0, color=0.0))
     return dataset
 
 

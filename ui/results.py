@@ -81,6 +81,10 @@ def render_run(record: dict[str, Any]) -> None:
     from tlcore.metrics import most_confused_pairs
 
     metric_row(record)
+    if record.get("auto"):  # chosen by the auto recipe: its leaderboard and why
+        from ui import auto_views
+
+        auto_views.render(record)
     st.plotly_chart(charts.curves_figure(record.get("history", [])), key=f"curves-{record['id']}")
     test = record.get("test_metrics") or {}
     classes = record.get("classes", [])

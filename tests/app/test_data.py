@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tests.app.conftest import class_zip, markdowns, open_page, png_bytes, texts
+from tlcore.data.augment import AugmentConfig
 
 DATA = "pages/2_Data.py"
 HOSTILE = {"<b>x": (200, 40, 40), "**y**": (40, 60, 200)}  # folder names can't hold "/"; the CSV test has </b>
@@ -40,10 +41,11 @@ def test_the_demo_shows_report_counts_samples_and_augmentation_preview(ws):
     assert sum(t.endswith(" images") and " — " in t for t in texts(at)) == 10  # a sample row per class
     assert len(at.image) == 10 * 6 + 7  # six samples per class + the original and six augmented views
     preview = [t for t in texts(at) if t.startswith("Image: ")]
-    assert preview and "augmentations: none" in preview[0]  # the demo switches augmentations off
-    at.checkbox(key="aug-data-hflip").check().run()
-    assert "augmentations: h-flip" in [t for t in texts(at) if t.startswith("Image: ")][0]
-    assert at.session_state["tl_augment"].hflip  # shared with the Train page
+    default = AugmentConfig().describe()  # the demo gets the same defaults as any dataset and the CLI
+    assert preview and f"augmentations: {default}" in preview[0]
+    at.checkbox(key="aug-data-hflip").uncheck().run()
+    assert "augmentations: rotation" in [t for t in texts(at) if t.startswith("Image: ")][0]
+    assert not at.session_state["tl_augment"].hflip  # shared with the Train page
 
 
 def test_zip_upload_reports_skipped_files_and_never_renders_names_as_markup(ws, released):

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow  # the range test runs in a job worker (a subproce
 
 def quick_settings(at):
     at.selectbox(key="train-backbone").set_value("timm/test_efficientnet")
-    at.selectbox(key="train-strategy").set_value("feature-extraction")
+    at.selectbox(key="train-strategy").set_value("feature-extraction").run()  # auto (preselected) has no finder
     at.select_slider(key="train-batch").set_value(8)
     at.number_input(key="train-size").set_value(32)
     at.checkbox(key="aug-train-hflip").uncheck()

@@ -17,7 +17,7 @@ TRAIN = "pages/3_Train.py"
 
 def set_quick_settings(at, backbone: str = "timm/test_efficientnet", strategy: str = "feature-extraction"):
     at.selectbox(key="train-backbone").set_value(backbone)
-    at.selectbox(key="train-strategy").set_value(strategy)
+    at.selectbox(key="train-strategy").set_value(strategy).run()  # auto is preselected: its own settings until now
     at.number_input(key="train-epochs").set_value(2)
     at.select_slider(key="train-batch").set_value(8)
     at.number_input(key="train-size").set_value(32)

@@ -199,10 +199,18 @@ def fill_number(page, label: str, value: int) -> None:
     settle(page)
 
 
+def pick(page, label: str, option: str) -> None:
+    """Choose ``option`` in the select box labelled ``label``."""
+    page.locator("[data-testid='stSelectbox']").filter(has_text=label).click()
+    page.get_by_role("option", name=option, exact=True).click()
+    settle(page)
+
+
 def start_quick_training(page, epochs: int = 5, image_size: int = 96) -> None:
     """Feature extraction with the default offline backbone: a few epochs on small images."""
     page.get_by_role("heading", name="Train").first.wait_for()
     page.get_by_text("weights available offline").first.wait_for()
+    pick(page, "Strategy", "feature-extraction")  # auto is preselected
     fill_number(page, "Epochs", epochs)
     page.get_by_text("More options").click()
     fill_number(page, "Image size (px, 0 = the backbone's own)", image_size)

@@ -5,9 +5,14 @@ from __future__ import annotations
 import base64
 import re
 
+import dataclasses
+
 import numpy as np
 
 from tlcore.explain import SECTIONS, GalleryItem, ReportData, SanityResult, SanityStep, render_report, write_report
+from tlcore.explain.report_auto import AUTO_SECTION, auto_summary
+
+from tests.explain.test_report_auto import auto_block
 
 
 def _data() -> ReportData:
@@ -60,3 +65,18 @@ def test_confusion_matrix_cells_and_empty_galleries(tmp_path):
     assert "No wrong predictions" in text and "No sanity check was run" in text
     path = write_report(tmp_path / "r.html", data)
     assert path.read_text(encoding="utf-8") == html
+
+
+def test_auto_section_only_for_an_auto_run():
+    plain = render_report(_data())
+    assert f"<section id='{AUTO_SECTION[0]}'>" not in plain and AUTO_SECTION[1] not in plain and "<svg" not in plain
+    html = render_report(dataclasses.replace(_data(), auto=auto_summary(auto_block())))
+    order = [sid for sid, _ in SECTIONS]
+    order.insert(order.index("dataset") + 1, AUTO_SECTION[0])
+    positions = [html.index(f"<section id='{sid}'>") for sid in order]
+    assert positions == sorted(positions)  # after the dataset, before the test metrics
+    assert f"<a href='#{AUTO_SECTION[0]}'>{AUTO_SECTION[1]}</a>" in html
+    section = html.split(f"<section id='{AUTO_SECTION[0]}'>")[1].split("</section>")[0]
+    assert "<svg" in section and "class='win'" in section and "so the cheaper one was kept" in section
+    assert "<script" not in html and "&lt;script&gt;" in section
+    assert not re.search(r"(src|href)\s*=\s*['\"](https?:)?//", html)  # the SVG namespace is no link

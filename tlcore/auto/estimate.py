@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 LR_FIND_STEPS = 100  # the range test's steps (fastai's default)
 PIPELINE_SHARE = 0.85  # stored images -> features runs at about this share of the bare forward rate
 PIXEL_RATE = 400.0  # images/s decoded and resized to 32 px (no network)
-PROBE_ITERATIONS = 80  # L-BFGS iterations (over all rows) of one probe fit, its C path included (tol 1e-3)
+PROBE_ITERATIONS = 70  # L-BFGS iterations (over all rows) of one probe fit, its C path included (tol 1e-3)
 OVERHEAD = 1.0  # seconds per candidate: building models, folds, bookkeeping
 
 
@@ -86,7 +86,7 @@ def measure_backbone(backbone: "Backbone", size: int, groups: tuple[int, ...] = 
     return out
 
 
-def fit_rate(d: int, n_classes: int, rows: int = 256, iterations: int = 10) -> float:
+def fit_rate(d: int, n_classes: int, rows: int = 1024, iterations: int = 10) -> float:
     """Seconds per (row x L-BFGS iteration) of scikit-learn's multinomial logistic regression on ``d`` standardised
     features and ``n_classes`` classes, timed on random rows (its per-iteration cost does not depend on the data)."""
     import warnings
@@ -198,6 +198,7 @@ class PlanRow:
     refit: float  # estimated seconds of its refit and test, were it to win
     included: bool
     reason: str = ""
+    cost: Cost | None = None  # the estimate it came from (None: it could not be estimated)
 
 
 def plan(costs: list[tuple[Candidate, Cost]], budget: float, spent: float = 0.0) -> list[PlanRow]:
@@ -210,7 +211,7 @@ def plan(costs: list[tuple[Candidate, Cost]], budget: float, spent: float = 0.0)
         seconds = cost.total(paid)
         need = used + seconds + max(reserve, cost.refit)
         if need <= budget:
-            rows.append(PlanRow(candidate, seconds, cost.refit, True))
+            rows.append(PlanRow(candidate, seconds, cost.refit, True, cost=cost))
             used += seconds
             reserve = max(reserve, cost.refit)
             paid.update(what for what, _ in cost.shared)
@@ -218,7 +219,7 @@ def plan(costs: list[tuple[Candidate, Cost]], budget: float, spent: float = 0.0)
             left = max(0.0, budget - used - reserve)
             rows.append(PlanRow(candidate, seconds, cost.refit, False,
                                 f"needs about {_duration(seconds + max(0.0, cost.refit - reserve))}; "
-                                f"{_duration(left)} of the budget left"))
+                                f"{_duration(left)} of the budget left", cost))
     return rows
 
 

@@ -139,14 +139,16 @@ def run_auto(ws: Workspace, dataset: "Dataset", config: TrainConfig, auto: AutoC
     scored: list[Scored] = []
     estimated: dict[str, float] = {}  # per family (scikit-learn fits, trainings): seconds estimated and taken
     actual: dict[str, float] = {}
+    paid: set[str] = set()  # shared passes (a backbone's features, a prefix) already run
     for r in (r for r in rows if r.included):
         name = r.candidate.name
         scale = _scale(estimated, actual, "train" if r.candidate.trained else "fit")
         reserve = max([r.refit] + [x.refit for x in rows if x.candidate.name in {s.candidate.name for s in scored}])
         elapsed = time.perf_counter() - started
-        if elapsed + (r.seconds + reserve) * scale > auto.budget:
+        seconds = r.cost.total(paid) if r.cost is not None else r.seconds  # passes that did run are paid for
+        if elapsed + (seconds + reserve) * scale > auto.budget:
             board.update(name, f"skipped {name}", scale, status="skipped",
-                         reason=f"the budget ran out: about {(r.seconds + reserve) * scale:.0f} s needed, "
+                         reason=f"the budget ran out: about {(seconds + reserve) * scale:.0f} s needed, "
                                 f"{max(0.0, auto.budget - elapsed):.0f} s left")
             continue
         board.update(name, f"scoring {r.candidate.label}", scale, status="running")
@@ -159,8 +161,10 @@ def run_auto(ws: Workspace, dataset: "Dataset", config: TrainConfig, auto: AutoC
             on_event(Message(f"{r.candidate.label} failed: {e}", level="warning"))
             continue
         scored.extend(results)
+        if r.cost is not None:
+            paid.update(what for what, _ in r.cost.shared)
         family = "train" if r.candidate.trained else "fit"
-        estimated[family] = estimated.get(family, 0.0) + r.seconds
+        estimated[family] = estimated.get(family, 0.0) + seconds
         actual[family] = actual.get(family, 0.0) + max(s.seconds for s in results)
         for s in results:  # a flip-trained candidate brings its test-time-flip variant along
             board.rows.setdefault(s.candidate.name, s.candidate.to_dict())

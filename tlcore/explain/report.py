@@ -19,11 +19,13 @@ from PIL import Image
 from tlcore.atomic import atomic_write_text
 from tlcore.explain.methods import METHODS
 from tlcore.explain.overlay import colorbar
+from tlcore.explain.report_auto import AUTO_CSS, AUTO_SECTION, AutoSummary, render_auto
 
 if TYPE_CHECKING:
     from tlcore.explain.checks.sanity import SanityResult
 
-# (element id, heading) of every section, in order; tests check that each is present.
+# (element id, heading) of every section, in order; tests check that each is present. An auto run's report has one
+# more, AUTO_SECTION ("How the recipe was chosen", tlcore.explain.report_auto), after the dataset.
 SECTIONS = (
     ("summary", "Run"),
     ("dataset", "Dataset"),
@@ -63,6 +65,7 @@ class ReportData:
     sanity: Sequence[SanityResult] = ()
     generated: str = ""  # when the report was made, as text
     notes: Sequence[str] = field(default_factory=tuple)  # extra lines for the run section
+    auto: AutoSummary | None = None  # an auto run's selection: reason, leaderboard (None: not an auto run)
 
 
 def png_data_uri(image: np.ndarray) -> str:
@@ -79,9 +82,10 @@ def render_report(data: ReportData) -> str:
         f"<p class='muted'>Generated {_e(data.generated)} by the transfer-learning workbench.</p>"
         if data.generated
         else "",
-        _toc(),
+        _toc(data.auto is not None),
         _section("summary", _facts(data.summary) + "".join(f"<p>{_e(n)}</p>" for n in data.notes)),
         _section("dataset", _facts(data.dataset)),
+        _section(AUTO_SECTION[0], render_auto(data.auto)) if data.auto is not None else "",
         _section("metrics", _facts({k: _number(v) for k, v in data.metrics.items()})),
         _section("confusion", _confusion(np.asarray(data.confusion), list(data.classes))),
         _section("correct", _gallery(data.correct, "No correct predictions to show.")),
@@ -92,7 +96,7 @@ def render_report(data: ReportData) -> str:
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{_e(data.title)}</title><style>{_CSS}</style></head><body>"
+        f"<title>{_e(data.title)}</title><style>{_CSS}{AUTO_CSS if data.auto is not None else ''}</style></head><body>"
         + "\n".join(b for b in body if b)
         + "</body></html>\n"
     )
@@ -126,12 +130,20 @@ def _number(value: Any) -> str:
     return str(value)
 
 
-def _toc() -> str:
-    return "<nav>" + "".join(f"<a href='#{sid}'>{_e(title)}</a>" for sid, title in SECTIONS) + "</nav>"
+def _sections(auto: bool) -> tuple[tuple[str, str], ...]:
+    """The report's sections in order: :data:`SECTIONS`, with :data:`AUTO_SECTION` after the dataset for an auto run."""
+    if not auto:
+        return SECTIONS
+    at = [sid for sid, _ in SECTIONS].index("dataset") + 1
+    return SECTIONS[:at] + (AUTO_SECTION,) + SECTIONS[at:]
+
+
+def _toc(auto: bool = False) -> str:
+    return "<nav>" + "".join(f"<a href='#{sid}'>{_e(title)}</a>" for sid, title in _sections(auto)) + "</nav>"
 
 
 def _section(sid: str, inner: str) -> str:
-    title = dict(SECTIONS)[sid]
+    title = dict(_sections(True))[sid]
     return f"<section id='{sid}'><h2>{_e(title)}</h2>{inner}</section>"
 
 
