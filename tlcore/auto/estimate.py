@@ -51,13 +51,15 @@ def _timed(fn: Callable[[], object], repeats: int = 2) -> float:
 
 
 def measure_backbone(backbone: "Backbone", size: int, groups: tuple[int, ...] = (), scratch: bool = False,
-                     batch: int = 8) -> Throughput:
-    """Time the frozen forward, and for each of ``groups`` the prefix and a tail training step, on random input."""
+                     batch: int = 8, step_batch: int = 32) -> Throughput:
+    """Time the frozen forward (``batch`` images), and for each of ``groups`` the prefix and a tail training step
+    (``step_batch`` images, the training batch: a step's cost per image falls with the batch), on random input."""
     import copy
 
     import torch
 
     x = torch.randn(batch, 3, size, size).contiguous(memory_format=torch.channels_last)
+    xs = torch.randn(step_batch, 3, size, size).contiguous(memory_format=torch.channels_last) if groups else x
     model = backbone.model.eval()
     with torch.inference_mode():
         seconds = _timed(lambda: model(x))
@@ -70,14 +72,14 @@ def measure_backbone(backbone: "Backbone", size: int, groups: tuple[int, ...] = 
         tail = copy.deepcopy(torch.nn.Sequential(*stages[len(stages) - g:])).train()
         with torch.no_grad():
             out.prefix[g] = _timed(lambda: prefix(x)) / batch
-            mid = prefix(x)
+            mid = prefix(xs)
         for p in tail.parameters():
             p.requires_grad_(True)
 
         def step() -> None:
             tail(mid).float().sum().backward()
 
-        out.tail_step[g] = _timed(step) / batch
+        out.tail_step[g] = _timed(step) / step_batch
     if scratch:
         net = copy.deepcopy(model).train()
         for p in net.parameters():

@@ -35,6 +35,8 @@ from tlcore.train.config import TrainConfig
 from tlcore.train.strategies import SettingError
 from tlcore.workspace import Workspace
 
+PRIOR_SECONDS = 30.0  # the rescaling of estimates trusts finished candidates only once they add up to this much
+
 if TYPE_CHECKING:
     from tlcore.data import Dataset
     from tlcore.train.results import TrainResult
@@ -189,11 +191,11 @@ def run_auto(ws: Workspace, dataset: "Dataset", config: TrainConfig, auto: AutoC
 
 
 def _scale(estimated: dict[str, float], actual: dict[str, float], family: str) -> float:
-    """How far off the finished candidates' estimates were: taken / estimated for ``family`` (or for all so far),
-    kept within [0.5, 4]."""
+    """How far off the finished candidates' estimates were, for ``family`` (or all so far): taken / estimated, each
+    with :data:`PRIOR_SECONDS` added so that a few seconds' candidates cannot swing it; kept within [0.5, 4]."""
     est, act = (estimated[family], actual[family]) if estimated.get(family) else \
         (sum(estimated.values()), sum(actual.values()))
-    return min(4.0, max(0.5, act / est)) if est > 0 else 1.0
+    return min(4.0, max(0.5, (act + PRIOR_SECONDS) / (est + PRIOR_SECONDS)))
 
 
 def _plan(ws: Workspace, dataset: "Dataset", config: TrainConfig, auto: AutoConfig, sizes: Sizes,
