@@ -48,8 +48,6 @@ import json  # noqa: E402
 import logging  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
-import signal  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from dataclasses import asdict, dataclass, replace  # noqa: E402
 from typing import Any  # noqa: E402
@@ -57,7 +55,7 @@ from typing import Any  # noqa: E402
 import tlcore.runtime  # noqa: E402
 
 tlcore.runtime.setup()  # first: malloc tuning before anything imports torch (tlcore/runtime/allocator.py)
-from tlcore.runtime.threads import prepare_process, runtime_info  # noqa: E402
+from tlcore.runtime.threads import runtime_info  # noqa: E402
 
 log = logging.getLogger("benchmark.auto")
 
@@ -243,11 +241,9 @@ def plain(value: Any) -> Any:
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}"
-    return str(value)
+    from benchmarks.cases import fmt
+
+    return fmt(value, digits)
 
 
 def _pct(value: float | None) -> str:
@@ -310,26 +306,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workspace", type=Path, default=None,
                         help="workspace folder to use (kept afterwards); default a temporary one")
     args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so a killed run still removes its workspace
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
-    logging.getLogger("tlcore").setLevel(logging.WARNING)
     plan = QUICK if args.quick else FULL
     if args.images:
         plan = replace(plan, images=args.images)
     if args.budget:
         plan = replace(plan, budget=args.budget)
-    info = prepare_process()
-    log.info("runtime: %s", info.describe())
-    started = time.perf_counter()
-    if args.workspace:
-        results = measure(plan, args.workspace)
-    else:
-        with tempfile.TemporaryDirectory(prefix="tlcore-bench-auto-") as tmp:
-            results = measure(plan, Path(tmp) / "ws")
-    results["benchmark_seconds"] = time.perf_counter() - started
-    results = plain(results)
-    print(json.dumps(results, indent=2) if args.json else render(results))
-    return 0
+    from benchmarks.cases import run_benchmark
+
+    return run_benchmark(measure, plan, args.workspace, "tlcore-bench-auto-", args.json, render, clean=plain)
 
 
 if __name__ == "__main__":

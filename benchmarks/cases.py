@@ -331,3 +331,39 @@ def app_cold_start(workspace: Path) -> dict[str, Any]:
     env = os.environ | {"TLCORE_WORKSPACE": str(workspace)}
     return _json_from(subprocess.run([sys.executable, str(APP_START)], env=env, capture_output=True, text=True,
                                      timeout=600, check=False))
+
+
+def fmt(value: Any, digits: int = 2) -> str:
+    """A table cell: ``n/a`` for None, floats with thousands separators and ``digits`` decimals."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def run_benchmark(measure: Any, plan: Any, workspace: Path | None, prefix: str, json_out: bool,
+                  render: Any, clean: Any = None) -> int:
+    """What every benchmark's ``main`` does once its plan is set: log the runtime, run ``measure(plan, ws)`` in
+    ``workspace`` (kept) or a temporary one (removed, also when killed), add the wall time, print the table or JSON."""
+    import signal
+    import tempfile
+
+    from tlcore.runtime.threads import prepare_process
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so a killed run still removes its workspace
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    logging.getLogger("tlcore").setLevel(logging.WARNING)
+    info = prepare_process()
+    logging.getLogger("benchmark").info("runtime: %s", info.describe())
+    started = time.perf_counter()
+    if workspace:
+        results = measure(plan, workspace)
+    else:
+        with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            results = measure(plan, Path(tmp) / "ws")
+    results["benchmark_seconds"] = time.perf_counter() - started
+    if clean is not None:
+        results = clean(results)
+    print(json.dumps(results, indent=2) if json_out else render(results))
+    return 0

@@ -28,11 +28,18 @@ def metric_row(record: dict[str, Any]) -> None:
         col.metric(label, f"{value:.1%}" if value is not None else "—")
     loss = test.get("log_loss")
     cols[3].metric("Test log loss", f"{loss:.3f}" if loss is not None else "—")
-    cols[4].metric("Training time", f"{(record.get('timings') or {}).get('total', 0.0):.0f} s")
+    auto = record.get("auto")
+    seconds = auto.get("seconds", 0.0) if auto else (record.get("timings") or {}).get("total", 0.0)
+    cols[4].metric("Auto recipe time" if auto else "Training time", f"{seconds:.0f} s")
     best, epochs = record.get("best_epoch"), len(record.get("history", []))
     stopped = " (stopped early)" if record.get("stopped_early") else ""
+    epoch_text = f"best epoch {best} of {epochs}{stopped}"
+    if auto:  # the refit holds nothing back, so it has no best epoch: it trains the epochs the folds chose
+        refit = auto.get("refit") or {}
+        epoch_text = (f"refitted on {refit.get('images', 0):,} non-test images"
+                      + (f", {epochs} epochs" if epochs else " (a scikit-learn fit)"))
     cached = f" ({record['cache_bytes'] / 2**20:,.1f} MB cached)" if record.get("cache_bytes") else ""
-    st.caption(f"{record.get('backbone', '')} · {record.get('strategy', '')} · best epoch {best} of {epochs}{stopped}"
+    st.caption(f"{record.get('backbone', '')} · {record.get('strategy', '')} · {epoch_text}"
                f" · {test.get('n', 0)} test images · augmentation: {record.get('augmentation', 'none')}"
                f" · inputs: {CACHE_MODES.get(record.get('cache_mode', ''), record.get('cache_mode', ''))}{cached}")
 

@@ -32,7 +32,8 @@ def test_train_runs_predict_evaluate_show_delete_with_the_default_backbone(tmp_p
 def test_text_output_of_predict_names_each_image(tmp_path, images, run_cli):
     ws = tmp_path / "ws"
     dataset_id = run_cli("import", str(images), ws=ws).stdout.strip()
-    train = run_cli("train", "--dataset", dataset_id, "--epochs", "1", "--no-augment", ws=ws)
+    train = run_cli("train", "--dataset", dataset_id, "--strategy", "feature-extraction", "--epochs", "1", "--no-augment",
+                    ws=ws)
     assert train.returncode == 0, train.stderr
     run_id = train.stdout.strip()
     image = next((images / "blue").iterdir())
@@ -45,7 +46,8 @@ def test_text_output_of_predict_names_each_image(tmp_path, images, run_cli):
 def test_a_file_that_is_not_an_image_is_named(tmp_path, images, capsys, run_json):
     ws = str(tmp_path / "ws")
     dataset_id = run_json(capsys, "import", str(images), "--workspace", ws)["dataset_id"]
-    run_id = run_json(capsys, "train", "--dataset", dataset_id, "--epochs", "1", "--workspace", ws)["run_id"]
+    run_id = run_json(capsys, "train", "--dataset", dataset_id, "--strategy", "feature-extraction", "--epochs", "1",
+                      "--workspace", ws)["run_id"]
     bogus = tmp_path / "notes.jpg"
     bogus.write_text("not a picture")
     assert main(["predict", "--run", run_id, str(bogus), "--workspace", ws]) == 1

@@ -324,7 +324,7 @@ def build_auto_config(args: argparse.Namespace) -> AutoConfig:
     """The AutoConfig from the options :func:`add_train_options` adds with ``auto=True``."""
     backbones = args.probe_backbones if args.probe_backbones is not None else AutoConfig().backbones
     return AutoConfig(budget=args.budget, folds=args.folds, kinds=args.candidates or AUTO_KINDS, only=args.only,
-                      backbones=backbones)
+                      backbones=backbones, max_epochs=args.epochs)  # --epochs: at most this many per training
 
 
 # ---------------------------------------------------------------------------------------------------------------
