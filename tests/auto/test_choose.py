@@ -52,4 +52,4 @@ def test_paired_standard_error_and_the_leaderboard_row():
     assert np.isclose(lead, 0.0) and np.isclose(se, np.std([0.1, 0.0, -0.1], ddof=1) / np.sqrt(3))
     row = leaderboard_row(a, estimated=3.0)
     assert row["name"] == PROBE.name and row["status"] == "done" and row["estimated_seconds"] == 3.0
-    assert np.isclose(row["mean"], 0.8) and row["ci_low"] < 0.8 < row["ci_high"] and row["fold_scores"] == [0.9, 0.8, 0.7]
+    assert np.isclose(row["mean"], 0.8) and 0 <= row["ci_low"] < 0.8 < row["ci_high"] <= 1 and row["fold_scores"] == [0.9, 0.8, 0.7]

@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from tlcore.auto.candidates import Candidate
 from tlcore.auto.scoring import Scored
 from tlcore.evaluate.statistics import summarize_values
 
@@ -54,6 +55,10 @@ def choose(scored: Sequence[Scored], metric: str = METRIC) -> Choice:
     return Choice(winner, best, reason(winner, best, scored, metric))
 
 
+def _plain_name(c: "Candidate") -> str:
+    return {"probe": "the linear probe", "pixels": "raw pixels"}.get(c.kind, f"the {c.label}")
+
+
 def _pct(x: float) -> str:
     return f"{x:.1%}"
 
@@ -68,7 +73,7 @@ def reason(winner: Scored, best: Scored, scored: Sequence[Scored], metric: str =
         lead, se = paired_se(best, winner, metric)
         dearer = "fine-tuning" if best.candidate.kind == "fine-tune" else best.candidate.label
         text += (f"; {best.candidate.label} scored {_pct(best.mean(metric))}, but {dearer} was not clearly better "
-                 f"than the {'linear probe' if w.kind == 'probe' else w.label} (a lead of {lead:+.1%}, within one "
+                 f"than {_plain_name(w)} (a lead of {lead:+.1%}, within one "
                  f"standard error of {se:.1%} over the folds), so the cheaper one was kept "
                  f"({winner.seconds:.0f} s against {best.seconds:.0f} s).")
     else:
@@ -94,12 +99,17 @@ def reason(winner: Scored, best: Scored, scored: Sequence[Scored], metric: str =
     return text
 
 
+def _clip(x: float) -> float:
+    return x if math.isnan(x) else min(1.0, max(0.0, x))
+
+
 def leaderboard_row(scored: Scored, estimated: float, metric: str = METRIC) -> dict[str, Any]:
     """A finished candidate's leaderboard row (JSON-ready)."""
     summary = summarize_values(list(scored.result.values(metric)))
     row = {**scored.candidate.to_dict(), "status": "done", "reason": "", "metric": metric,
-           "mean": summary["mean"], "std": summary["std"], "ci_low": summary["ci_low"],
-           "ci_high": summary["ci_high"], "fold_scores": [float(v) for v in scored.result.values(metric)],
+           "mean": summary["mean"], "std": summary["std"], "ci_low": _clip(summary["ci_low"]),
+           "ci_high": _clip(summary["ci_high"]),  # a t-interval cut to what an accuracy can be
+           "fold_scores": [float(v) for v in scored.result.values(metric)],
            "seconds": scored.seconds, "estimated_seconds": estimated, "settings": scored.settings,
            "lr": scored.config.strategy.head_lr if scored.config else None}
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
