@@ -56,7 +56,7 @@ def test_report_of_an_auto_run_shows_how_the_recipe_was_chosen(saved_run, run):
     assert f"<section id='{AUTO_SECTION[0]}'>" in html and "<svg" in html and "&lt;script&gt;" in html
 
 
-def test_report_leaves_out_a_method_the_model_cannot_run(saved_run):
+def test_report_leaves_out_a_method_the_model_cannot_run(saved_run, tmp_path):
     """An auto run may choose the raw-pixel model, which has no feature map for Grad-CAM: the report says so and
     shows the other methods' maps instead of failing."""
     from tlcore.data.augment import NO_AUGMENT
@@ -66,7 +66,12 @@ def test_report_leaves_out_a_method_the_model_cannot_run(saved_run):
     from tlcore.train.loop import train
     from tlcore.train.strategies import StrategyConfig
 
-    ws, dataset, _ = saved_run
+    import shutil
+
+    from tlcore.workspace import Workspace
+
+    shared, dataset, _ = saved_run
+    ws = Workspace(shutil.copytree(shared.root, tmp_path / "ws"))  # a copy: the session's workspace stays as it was
     config = TrainConfig(backbone=PIXELS_BACKBONE, strategy=StrategyConfig(head_lr=1e-2), epochs=1, batch_size=8,
                          patience=0, augment=NO_AUGMENT, val_fraction=0.2, test_fraction=0.4, seed=0)
     run_id = save_run(ws, train(ws, dataset, config), dataset, label="pixels")
