@@ -162,7 +162,8 @@ def render(record: Mapping[str, Any]) -> None:
     st.info(md_escape(auto.get("reason") or "No reason was recorded."), icon=":material/emoji_events:")
     refit = auto.get("refit") or {}
     st.caption(f"{auto.get('selection_images', 0):,} non-test images scored on {len(auto.get('folds') or [])} folds; "
-               f"the winner refitted on {refit.get('images', 0):,} images ({refit.get('epochs', 0)} epochs) and "
+               f"the winner refitted on {refit.get('images', 0):,} images "
+               f"({str(refit['epochs']) + ' epochs' if refit.get('epochs') else 'a scikit-learn fit'}) and "
                f"tested once; the whole recipe took {jobs.format_seconds(auto.get('seconds'))} of a "
                f"{jobs.format_seconds((auto.get('settings') or {}).get('budget'))} budget.")
     st.plotly_chart(leaderboard_figure(rows, "Final leaderboard"), key=f"auto-board-{run_id}")
