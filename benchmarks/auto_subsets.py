@@ -68,14 +68,9 @@ def without_refit(ws: Workspace, dataset: Dataset, config: TrainConfig, result: 
         chosen = config_from_dict(row["settings"]["train_config"])
         trained = train(ws, dataset, chosen, split=split)
         if winner.tta:  # the saved model would average over the mirror image: score it the same way
-            from tlcore.data.augment import eval_transform
-            from tlcore.models.inference import predict_stored
+            from tlcore.auto.refit import with_test_time_flips
 
-            trained.model.tta = "hflip"
-            size = chosen.image_size or trained.backbone.data_config.input_size
-            probs = predict_stored(trained.model, ws, [dataset.hashes[i] for i in split.test],
-                                   eval_transform(trained.backbone.data_config, size))
-            return float(classification_metrics(dataset.labels[split.test], probs, dataset.classes)["accuracy"])
+            with_test_time_flips(ws, dataset, trained)
         return float(trained.test_metrics["accuracy"])
     fc = feature_config(config, winner.backbone)
     backbone = create_backbone(winner.backbone, pretrained=wants_pretrained(fc))

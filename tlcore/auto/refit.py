@@ -67,16 +67,23 @@ def _refit_training(ws: Workspace, dataset: "Dataset", scorer: Scorer, scored: S
     result = train(ws, dataset, config, split=refit_split, on_event=on_event, cancel=cancel,
                    backbone=scorer.backbones(config))
     if scored.candidate.tta:  # the saved model averages over the mirror image; its test predictions must too
-        from tlcore.data.augment import eval_transform
-        from tlcore.models.inference import predict_stored
-
-        result.model.tta = "hflip"
-        size = config.image_size or result.backbone.data_config.input_size
-        result.test_probs = predict_stored(result.model, ws, [dataset.hashes[i] for i in split.test],
-                                           eval_transform(result.backbone.data_config, size), on_event, cancel,
-                                           phase="test")
-        result.test_metrics = classification_metrics(dataset.labels[split.test], result.test_probs, dataset.classes)
+        with_test_time_flips(ws, dataset, result, on_event, cancel)
     return result
+
+
+def with_test_time_flips(ws: Workspace, dataset: "Dataset", result: "TrainResult",
+                         on_event: EventCallback = lambda e: None, cancel: CancelToken | None = None) -> None:
+    """Switch ``result``'s model to test-time flips and score its test split again through the whole model."""
+    from tlcore.data.augment import eval_transform
+    from tlcore.models.inference import predict_stored
+
+    result.model.tta = "hflip"
+    size = result.config.image_size or result.backbone.data_config.input_size
+    test = result.split.test
+    result.test_probs = predict_stored(result.model, ws, [dataset.hashes[i] for i in test],
+                                       eval_transform(result.backbone.data_config, size), on_event, cancel,
+                                       phase="test")
+    result.test_metrics = classification_metrics(dataset.labels[test], result.test_probs, dataset.classes)
 
 
 def _refit_probe(ws: Workspace, dataset: "Dataset", scorer: Scorer, scored: Scored, split: "Split",
